@@ -1,0 +1,176 @@
+"""Fast pure-PyTorch selective scan (the "torch" backend): a two-level chunked scan with a
+hand-written backward.
+
+Why this shape: on a CPU the cost is the number of passes over the (time, batch, dim, d_state)
+intermediates, not arithmetic. Time is laid out chunk-major, ``(T, n_chunks, batch, groups,
+dim_per_group, d_state)``, so that
+
+* level 1 scans all chunks at once, one contiguous slice per in-chunk position (T steps),
+* level 2 carries the state across chunks on small (batch, dim, d_state) slices (n_chunks steps),
+* a single fused multiply-add fixes every position up with the carried state,
+
+which is O(sqrt(L)) Python steps and a handful of full passes, and never divides by a decay
+(the cumsum/divide trick underflows). The backward recomputes the states from the inputs and runs
+the adjoint as the same scan in reverse with the decay shifted by one step.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .activations import gate, gate_grad
+
+
+def chunk_shape(L: int) -> tuple[int, int]:
+    """(chunk length T, number of chunks) with both close to sqrt(L)."""
+    n_chunks = max(1, math.ceil(math.sqrt(L)))
+    T = math.ceil(L / n_chunks)
+    return T, math.ceil(L / T)
+
+
+class _Layout:
+    """Moves (batch, dim, L) and (batch, groups, N, L) tensors to and from the chunk-major layout."""
+
+    def __init__(self, batch: int, dim: int, groups: int, L: int):
+        self.batch, self.dim, self.groups, self.L = batch, dim, groups, L
+        self.T, self.n_chunks = chunk_shape(L)
+        self.pad = self.T * self.n_chunks - L
+
+    def seq(self, x: torch.Tensor) -> torch.Tensor:
+        """(batch, dim, L) -> (T, n_chunks, batch, groups, dim/groups, 1), zero-padded in time."""
+        x = F.pad(x, (0, self.pad)).view(self.batch, self.dim, self.n_chunks, self.T)
+        x = x.permute(3, 2, 0, 1).contiguous()
+        return x.view(self.T, self.n_chunks, self.batch, self.groups, -1, 1)
+
+    def unseq(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.reshape(self.T, self.n_chunks, self.batch, self.dim).permute(2, 3, 1, 0)
+        return x.reshape(self.batch, self.dim, -1)[..., : self.L]
+
+    def bc(self, x: torch.Tensor) -> torch.Tensor:
+        """(batch, groups, N, L) -> (T, n_chunks, batch, groups, 1, N); fixed (dim, N) -> (groups, dim/groups, N)."""
+        if x.dim() == 2:
+            return x.view(self.groups, -1, x.shape[-1])
+        x = F.pad(x, (0, self.pad)).view(*x.shape[:3], self.n_chunks, self.T)
+        return x.permute(4, 3, 0, 1, 2).unsqueeze(-2).contiguous()
+
+    def unbc(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.squeeze(-2).permute(2, 3, 4, 1, 0)
+        return x.reshape(*x.shape[:3], -1)[..., : self.L]
+
+
+def _scan(a: torch.Tensor, x: torch.Tensor, reverse: bool):
+    """In place on x: h_t = a_t * h_{t±1} + x_t over chunk-major time, from a zero state.
+
+    Returns (h, carry, final): carry[c] is the state entering chunk c from its neighbour.
+    """
+    T, n_chunks = a.shape[:2]
+    steps = range(T - 2, -1, -1) if reverse else range(1, T)
+    prod = torch.empty_like(a)  # product of the decays from the chunk's entry to each position
+    first = T - 1 if reverse else 0
+    prod[first].copy_(a[first])
+    for t in steps:
+        prev = t + 1 if reverse else t - 1
+        x[t].addcmul_(a[t], x[prev])
+        torch.mul(a[t], prod[prev], out=prod[t])
+    last = 0 if reverse else T - 1
+    carry = torch.empty_like(x[0])
+    state = torch.zeros_like(x[0, 0])
+    for c in (range(n_chunks - 1, -1, -1) if reverse else range(n_chunks)):
+        carry[c].copy_(state)
+        state = torch.addcmul(x[last, c], prod[last, c], state)
+    x.addcmul_(prod, carry.unsqueeze(0))
+    return x, carry, state
+
+
+def _contract_state(h: torch.Tensor, C: torch.Tensor) -> torch.Tensor:
+    """sum_n h[..., d, n] * C[..., n] -> (..., d, 1); C is chunked (…, 1, N) or fixed (G, Dg, N)."""
+    if h.shape[-1] == 1:
+        return h * C
+    if C.dim() == 3:
+        return (h * C).sum(-1, keepdim=True)
+    return torch.matmul(h, C.transpose(-1, -2))
+
+
+def _contract_channels(w: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """sum_{d in group} w[..., d, 1] * h[..., d, n] -> (..., 1, N): the grouped dB / dC reduction."""
+    return torch.matmul(w.transpose(-1, -2), h)
+
+
+def _prepare(u, delta, A, B, C, delta_bias, softplus):
+    batch, dim, L = u.shape
+    groups = next((t.shape[1] for t in (B, C) if t.dim() == 4), 1)
+    lay = _Layout(batch, dim, groups, L)
+    pre = delta.float() + (delta_bias.float()[:, None] if delta_bias is not None else 0)
+    dt = F.softplus(pre) if softplus else pre
+    A_ = A.float().view(groups, dim // groups, A.shape[-1])
+    return lay, pre, dt, A_, lay.bc(B.float()), lay.bc(C.float())
+
+
+def _states(lay, dt, u, A_, B_):
+    dt_c, u_c = lay.seq(dt), lay.seq(u.float())
+    decay = torch.exp(dt_c * A_)
+    h, carry, last = _scan(decay, (dt_c * u_c) * B_, reverse=False)
+    return dt_c, u_c, decay, h, carry, last
+
+
+def scan_fwd(u, delta, A, B, C, D, z, delta_bias, softplus: bool, gate_act: str):
+    """Forward on validated inputs; returns (out in u.dtype, last state in fp32)."""
+    lay, _, dt, A_, B_, C_ = _prepare(u, delta, A, B, C, delta_bias, softplus)
+    _, _, _, h, _, last = _states(lay, dt, u, A_, B_)
+    y = lay.unseq(_contract_state(h, C_))
+    if D is not None:
+        y = y + u.float() * D.float()[:, None]
+    if z is not None:
+        y = y * gate(z.float(), gate_act)
+    return y.to(u.dtype), last.reshape(u.shape[0], u.shape[1], A.shape[-1])
+
+
+def scan_bwd(dout, u, delta, A, B, C, D, z, delta_bias, softplus: bool, gate_act: str):
+    """Gradients (du, ddelta, dA, dB, dC, dD, dz, ddelta_bias); None for absent inputs."""
+    lay, pre, dt, A_, B_, C_ = _prepare(u, delta, A, B, C, delta_bias, softplus)
+    dt_c, u_c, decay, h, carry, _ = _states(lay, dt, u, A_, B_)
+    dout = dout.float()
+    dz = None
+    if z is not None:
+        zf = z.float()
+        y = lay.unseq(_contract_state(h, C_))
+        if D is not None:
+            y = y + u.float() * D.float()[:, None]
+        dz = (dout * y * gate_grad(zf, gate_act)).to(z.dtype)
+        dout = dout * gate(zf, gate_act)
+    dout_c = lay.seq(dout)
+    # adjoint of the state: g_t = C_t * dout_t + a_{t+1} * g_{t+1}
+    decay_next = torch.exp(lay.seq(F.pad(dt[..., 1:], (0, 1))) * A_)
+    g, _, _ = _scan(decay_next, dout_c * C_, reverse=True)
+    del decay_next
+    # a_t * h_{t-1} * g_t, with h_{t-1} = the carried state at each chunk's first position
+    dec_term = torch.cat([carry.unsqueeze(0), h[:-1]], 0).mul_(decay).mul_(g)
+    del decay
+    reduce_dims = (0, 1, 2)
+    dA = (dec_term * dt_c).sum(reduce_dims).reshape(A.shape)
+    gB = _contract_state(g, B_)
+    ddt = _contract_state(dec_term, A_) + gB * u_c
+    del dec_term
+    du = dt_c * gB
+    if D is not None:
+        du = du + dout_c * D.float().view(lay.groups, -1, 1)
+    dtu = dt_c * u_c
+    if B.dim() == 2:
+        dB = (g * dtu).sum(reduce_dims).reshape(B.shape)
+    else:
+        dB = lay.unbc(_contract_channels(dtu, g))
+    if C.dim() == 2:
+        dC = (h * dout_c).sum(reduce_dims).reshape(C.shape)
+    else:
+        dC = lay.unbc(_contract_channels(dout_c, h))
+    dD = (dout * u.float()).sum((0, 2)).to(D.dtype) if D is not None else None
+    ddelta = lay.unseq(ddt)
+    if softplus:
+        ddelta = torch.where(pre <= 20, ddelta * torch.sigmoid(pre), ddelta)
+    ddelta_bias = ddelta.sum((0, 2)).to(delta_bias.dtype) if delta_bias is not None else None
+    return (
+        lay.unseq(du).to(u.dtype), ddelta.to(delta.dtype), dA.to(A.dtype), dB.to(B.dtype),
+        dC.to(C.dtype), dD, dz, ddelta_bias,
+    )

@@ -1,0 +1,273 @@
+"""Fused Triton selective scan: forward and backward kernels (the "triton" backend).
+
+One program owns (batch, group, block of channels) and keeps the state tile
+[BLOCK_D, BLOCK_N] in fp32 registers while it walks the sequence. The forward writes only the
+output and the state at the end of every CHUNK steps. The backward walks the chunks in reverse:
+it recomputes the chunk's states from the saved checkpoint into a small scratch buffer, then runs
+the adjoint recurrence backwards through the chunk, so no per-step state is ever kept for the whole
+sequence. Bias, softplus (threshold 20), D, and the z gate (a compile-time activation) are fused.
+"""
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+LOG2E = 1.4426950408889634
+
+
+@triton.jit
+def _gate(z, GATE: tl.constexpr):
+    if GATE == 0:  # silu
+        return z * tl.sigmoid(z)
+    elif GATE == 1:  # exact gelu
+        return 0.5 * z * (1.0 + tl.math.erf(z * 0.7071067811865476))
+    elif GATE == 2:
+        return tl.sigmoid(z)
+    else:
+        return z
+
+
+@triton.jit
+def _gate_grad(z, GATE: tl.constexpr):
+    if GATE == 0:
+        s = tl.sigmoid(z)
+        return s * (1.0 + z * (1.0 - s))
+    elif GATE == 1:
+        cdf = 0.5 * (1.0 + tl.math.erf(z * 0.7071067811865476))
+        return cdf + z * tl.exp(-0.5 * z * z) * 0.3989422804014327
+    elif GATE == 2:
+        s = tl.sigmoid(z)
+        return s * (1.0 - s)
+    else:
+        return z * 0.0 + 1.0
+
+
+@triton.jit
+def _load_dt(delta_ptr, bias, mask, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
+    """Returns (pre-activation delta + bias, dt) in fp32."""
+    pre = tl.load(delta_ptr, mask=mask, other=0.0).to(tl.float32)
+    if HAS_BIAS:
+        pre += bias
+    dt = pre
+    if SOFTPLUS:
+        dt = tl.where(pre <= 20.0, tl.log(1.0 + tl.exp(tl.minimum(pre, 20.0))), pre)
+    return pre, tl.where(mask, dt, 0.0)
+
+
+@triton.jit
+def _scan_fwd_kernel(
+    u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, out_ptr, ckpt_ptr,
+    L, dim, dim_per_group, n_ckpt,
+    N: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, CHUNK: tl.constexpr,
+    HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
+    B_VAR: tl.constexpr, C_VAR: tl.constexpr, GATE: tl.constexpr,
+):
+    pid_b, pid_g, pid_d = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+    groups = dim // dim_per_group
+    d_loc = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
+    d_mask = d_loc < dim_per_group
+    d = pid_g * dim_per_group + d_loc
+    n = tl.arange(0, BLOCK_N)
+    n_mask = n < N
+    dn_mask = d_mask[:, None] & n_mask[None, :]
+    A2 = tl.load(A_ptr + d[:, None] * N + n[None, :], mask=dn_mask, other=0.0).to(tl.float32) * 1.4426950408889634
+    Dv = tl.load(D_ptr + d, mask=d_mask, other=0.0).to(tl.float32) if HAS_D else 0.0
+    bias = tl.load(bias_ptr + d, mask=d_mask, other=0.0).to(tl.float32) if HAS_BIAS else 0.0
+    if not B_VAR:
+        Bt = tl.load(B_ptr + d[:, None] * N + n[None, :], mask=dn_mask, other=0.0).to(tl.float32)
+    if not C_VAR:
+        Ct = tl.load(C_ptr + d[:, None] * N + n[None, :], mask=dn_mask, other=0.0).to(tl.float32)
+    seq = (pid_b * dim + d) * L
+    bc = ((pid_b * groups + pid_g) * N + n) * L
+    h = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32)
+    for t in range(0, L):
+        u = tl.load(u_ptr + seq + t, mask=d_mask, other=0.0).to(tl.float32)
+        pre, dt = _load_dt(delta_ptr + seq + t, bias, d_mask, HAS_BIAS, SOFTPLUS)
+        if B_VAR:
+            Bt = tl.load(B_ptr + bc + t, mask=n_mask, other=0.0).to(tl.float32)[None, :]
+        if C_VAR:
+            Ct = tl.load(C_ptr + bc + t, mask=n_mask, other=0.0).to(tl.float32)[None, :]
+        h = tl.exp2(dt[:, None] * A2) * h + (dt * u)[:, None] * Bt
+        y = tl.sum(h * Ct, axis=1)
+        if HAS_D:
+            y += Dv * u
+        if HAS_Z:
+            y *= _gate(tl.load(z_ptr + seq + t, mask=d_mask, other=0.0).to(tl.float32), GATE)
+        tl.store(out_ptr + seq + t, y.to(out_ptr.dtype.element_ty), mask=d_mask)
+        if (t % CHUNK == CHUNK - 1) or (t == L - 1):
+            ck = ((pid_b * dim + d[:, None]) * n_ckpt + t // CHUNK) * N + n[None, :]
+            tl.store(ckpt_ptr + ck, h, mask=dn_mask)
+
+
+@triton.jit
+def _scan_bwd_kernel(
+    dout_ptr, u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, ckpt_ptr, scratch_ptr,
+    du_ptr, ddelta_ptr, dA_ptr, dB_ptr, dC_ptr, dD_ptr, dz_ptr, dbias_ptr,
+    L, dim, dim_per_group, n_ckpt,
+    N: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, CHUNK: tl.constexpr,
+    HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
+    B_VAR: tl.constexpr, C_VAR: tl.constexpr, GATE: tl.constexpr,
+):
+    pid_b, pid_g, pid_d = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+    groups = dim // dim_per_group
+    d_loc = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
+    d_mask = d_loc < dim_per_group
+    d = pid_g * dim_per_group + d_loc
+    n = tl.arange(0, BLOCK_N)
+    n_mask = n < N
+    dn_mask = d_mask[:, None] & n_mask[None, :]
+    A = tl.load(A_ptr + d[:, None] * N + n[None, :], mask=dn_mask, other=0.0).to(tl.float32)
+    A2 = A * 1.4426950408889634
+    Dv = tl.load(D_ptr + d, mask=d_mask, other=0.0).to(tl.float32) if HAS_D else 0.0
+    bias = tl.load(bias_ptr + d, mask=d_mask, other=0.0).to(tl.float32) if HAS_BIAS else 0.0
+    if not B_VAR:
+        Bt = tl.load(B_ptr + d[:, None] * N + n[None, :], mask=dn_mask, other=0.0).to(tl.float32)
+        dB_acc = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32)
+    if not C_VAR:
+        Ct = tl.load(C_ptr + d[:, None] * N + n[None, :], mask=dn_mask, other=0.0).to(tl.float32)
+        dC_acc = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32)
+    seq = (pid_b * dim + d) * L
+    bc = ((pid_b * groups + pid_g) * N + n) * L
+    scr = (pid_b * dim + d[:, None]) * (CHUNK * BLOCK_N) + n[None, :]
+    g_next = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32)  # a_{t+1} * g_{t+1}
+    dA_acc = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32)
+    dD_acc = tl.zeros([BLOCK_D], dtype=tl.float32)
+    dbias_acc = tl.zeros([BLOCK_D], dtype=tl.float32)
+    for c_rev in range(0, n_ckpt):
+        c = n_ckpt - 1 - c_rev
+        ck = ((pid_b * dim + d[:, None]) * n_ckpt + c - 1) * N + n[None, :]
+        h = tl.load(ckpt_ptr + ck, mask=dn_mask & (c > 0), other=0.0)
+        for i in range(0, CHUNK):  # recompute h_{t-1} for every t of the chunk
+            t = c * CHUNK + i
+            valid = d_mask & (t < L)
+            tl.store(scratch_ptr + scr + i * BLOCK_N, h, mask=dn_mask)
+            u = tl.load(u_ptr + seq + t, mask=valid, other=0.0).to(tl.float32)
+            pre, dt = _load_dt(delta_ptr + seq + t, bias, valid, HAS_BIAS, SOFTPLUS)
+            if B_VAR:
+                Bt = tl.load(B_ptr + bc + t, mask=n_mask & (t < L), other=0.0).to(tl.float32)[None, :]
+            h = tl.exp2(dt[:, None] * A2) * h + (dt * u)[:, None] * Bt
+        tl.debug_barrier()
+        for i in range(0, CHUNK):  # adjoint, backwards through the chunk
+            j = CHUNK - 1 - i
+            t = c * CHUNK + j
+            in_seq = t < L
+            valid = d_mask & in_seq
+            h_prev = tl.load(scratch_ptr + scr + j * BLOCK_N, mask=dn_mask, other=0.0)
+            u = tl.load(u_ptr + seq + t, mask=valid, other=0.0).to(tl.float32)
+            pre, dt = _load_dt(delta_ptr + seq + t, bias, valid, HAS_BIAS, SOFTPLUS)
+            if B_VAR:
+                Bt = tl.load(B_ptr + bc + t, mask=n_mask & in_seq, other=0.0).to(tl.float32)[None, :]
+            if C_VAR:
+                Ct = tl.load(C_ptr + bc + t, mask=n_mask & in_seq, other=0.0).to(tl.float32)[None, :]
+            decay = tl.exp2(dt[:, None] * A2)
+            h = decay * h_prev + (dt * u)[:, None] * Bt
+            dout = tl.load(dout_ptr + seq + t, mask=valid, other=0.0).to(tl.float32)
+            if HAS_Z:
+                zt = tl.load(z_ptr + seq + t, mask=valid, other=0.0).to(tl.float32)
+                y = tl.sum(h * Ct, axis=1)
+                if HAS_D:
+                    y += Dv * u
+                tl.store(dz_ptr + seq + t, (dout * y * _gate_grad(zt, GATE)).to(dz_ptr.dtype.element_ty), mask=valid)
+                dout = dout * _gate(zt, GATE)
+            g = dout[:, None] * Ct + g_next
+            term = g * decay * h_prev
+            dA_acc += term * dt[:, None]
+            gB = tl.sum(g * Bt, axis=1)
+            ddt = tl.sum(term * A, axis=1) + u * gB
+            du = dt * gB
+            if HAS_D:
+                du += Dv * dout
+                dD_acc += dout * u
+            if B_VAR:
+                tl.atomic_add(dB_ptr + bc + t, tl.sum(g * (dt * u)[:, None], axis=0), mask=n_mask & in_seq)
+            else:
+                dB_acc += g * (dt * u)[:, None]
+            if C_VAR:
+                tl.atomic_add(dC_ptr + bc + t, tl.sum(dout[:, None] * h, axis=0), mask=n_mask & in_seq)
+            else:
+                dC_acc += dout[:, None] * h
+            if SOFTPLUS:
+                ddt = tl.where(pre <= 20.0, ddt * tl.sigmoid(pre), ddt)
+            dbias_acc += tl.where(valid, ddt, 0.0)
+            tl.store(du_ptr + seq + t, du.to(du_ptr.dtype.element_ty), mask=valid)
+            tl.store(ddelta_ptr + seq + t, ddt.to(ddelta_ptr.dtype.element_ty), mask=valid)
+            g_next = decay * g
+        tl.debug_barrier()
+    dn = d[:, None] * N + n[None, :]
+    tl.atomic_add(dA_ptr + dn, dA_acc, mask=dn_mask)
+    if not B_VAR:
+        tl.atomic_add(dB_ptr + dn, dB_acc, mask=dn_mask)
+    if not C_VAR:
+        tl.atomic_add(dC_ptr + dn, dC_acc, mask=dn_mask)
+    if HAS_D:
+        tl.atomic_add(dD_ptr + d, dD_acc, mask=d_mask)
+    if HAS_BIAS:
+        tl.atomic_add(dbias_ptr + d, dbias_acc, mask=d_mask)
+
+
+def default_chunk(L: int) -> int:
+    """Steps between state checkpoints: the backward's scratch holds one chunk of states."""
+    return min(64, triton.next_power_of_2(L))
+
+
+def _block_d(dim_per_group: int, block_n: int) -> int:
+    return min(triton.next_power_of_2(dim_per_group), max(16, 1024 // block_n))
+
+
+def _groups(B: torch.Tensor, C: torch.Tensor) -> int:
+    return next((t.shape[1] for t in (B, C) if t.dim() == 4), 1)
+
+
+def _meta(u, A, B, C, D, z, delta_bias, softplus, gate_id, block_d, chunk):
+    batch, dim, L = u.shape
+    N = A.shape[-1]
+    groups = _groups(B, C)
+    dim_per_group = dim // groups
+    block_n = triton.next_power_of_2(N)
+    block_d = block_d or _block_d(dim_per_group, block_n)
+    chunk = chunk or default_chunk(L)
+    grid = (batch, groups, triton.cdiv(dim_per_group, block_d))
+    flags = dict(
+        N=N, BLOCK_D=block_d, BLOCK_N=block_n, CHUNK=chunk, HAS_D=D is not None, HAS_Z=z is not None,
+        HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus, B_VAR=B.dim() == 4, C_VAR=C.dim() == 4,
+        GATE=gate_id,
+    )
+    return grid, flags, (L, dim, dim_per_group, triton.cdiv(L, chunk))
+
+
+def scan_fwd(u, delta, A, B, C, D, z, delta_bias, softplus: bool, gate_id: int,
+             block_d: int | None = None, chunk: int | None = None):
+    """Returns (out in u.dtype, fp32 checkpoints (batch, dim, n_chunks, N); the last is the final state)."""
+    grid, flags, sizes = _meta(u, A, B, C, D, z, delta_bias, softplus, gate_id, block_d, chunk)
+    out = torch.empty_like(u)
+    ckpt = u.new_empty(u.shape[0], u.shape[1], sizes[-1], A.shape[-1], dtype=torch.float32)
+    torch.library.wrap_triton(_scan_fwd_kernel)[grid](
+        u, delta, A, B, C, _or(D, u), _or(z, u), _or(delta_bias, u), out, ckpt, *sizes, **flags
+    )
+    return out, ckpt
+
+
+def scan_bwd(dout, u, delta, A, B, C, D, z, delta_bias, ckpt, softplus: bool, gate_id: int,
+             block_d: int | None = None, chunk: int | None = None):
+    """Gradients (du, ddelta, dA, dB, dC, dD, dz, ddelta_bias), None where the input is absent."""
+    grid, flags, sizes = _meta(u, A, B, C, D, z, delta_bias, softplus, gate_id, block_d, chunk)
+    f32 = dict(dtype=torch.float32, device=u.device)
+    scratch = torch.empty(u.shape[0], u.shape[1], flags["CHUNK"], flags["BLOCK_N"], **f32)
+    du, ddelta = torch.empty_like(u), torch.empty_like(delta)
+    dA = torch.zeros(A.shape, **f32)
+    dB, dC = torch.zeros(B.shape, **f32), torch.zeros(C.shape, **f32)
+    dD = torch.zeros(D.shape, **f32) if D is not None else None
+    dz = torch.empty_like(z) if z is not None else None
+    dbias = torch.zeros(delta_bias.shape, **f32) if delta_bias is not None else None
+    torch.library.wrap_triton(_scan_bwd_kernel)[grid](
+        dout, u, delta, A, B, C, _or(D, u), _or(z, u), _or(delta_bias, u), ckpt, scratch,
+        du, ddelta, dA, dB, dC, _or(dD, dA), _or(dz, du), _or(dbias, dA), *sizes, **flags,
+    )
+    cast = lambda g, like: g.to(like.dtype) if g is not None else None  # noqa: E731
+    return du, ddelta, cast(dA, A), cast(dB, B), cast(dC, C), cast(dD, D), dz, cast(dbias, delta_bias)
+
+
+def _or(t: torch.Tensor | None, placeholder: torch.Tensor) -> torch.Tensor:
+    """Absent optional inputs get a placeholder pointer; the kernel's constexpr flags never read it."""
+    return t if t is not None else placeholder

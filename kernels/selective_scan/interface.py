@@ -1,0 +1,108 @@
+"""``selective_scan_fn``: mamba-ssm's selective scan with a choice of backend and gate activation."""
+from __future__ import annotations
+
+import os
+
+import torch
+
+from .activations import GATE_ACTS
+from .naive import selective_scan_ref
+from .op import selective_scan
+
+BACKENDS = ("auto", "triton", "torch", "reference")
+_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+
+
+def triton_usable(device: torch.device) -> bool:
+    """Triton runs compiled on CUDA devices, and on CPU tensors only under TRITON_INTERPRET=1."""
+    return device.type == "cuda" or os.environ.get("TRITON_INTERPRET") == "1"
+
+
+def _fail(name: str, got, expected: str, exc=ValueError):
+    raise exc(f"selective_scan_fn: {name} has {got}, expected {expected}")
+
+
+def _check_tensor(name: str, t, shapes: list[tuple], like: torch.Tensor, dtypes=None) -> None:
+    if not isinstance(t, torch.Tensor):
+        _fail(name, f"type {type(t).__name__}", "a torch.Tensor", TypeError)
+    if t.is_complex():
+        _fail(name, f"complex dtype {t.dtype}", "a real floating dtype (complex A/B/C are not supported)", TypeError)
+    if not t.is_floating_point():
+        _fail(name, f"dtype {t.dtype}", "a floating dtype", TypeError)
+    if dtypes is not None and t.dtype not in dtypes:
+        _fail(name, f"dtype {t.dtype}", f"one of {[str(d) for d in dtypes]}", TypeError)
+    if t.device != like.device:
+        _fail(name, f"device {t.device}", f"the device of u ({like.device})")
+    if tuple(t.shape) not in shapes:
+        _fail(name, f"shape {tuple(t.shape)}", " or ".join(str(s) for s in shapes))
+
+
+def _normalize_bc(name: str, t: torch.Tensor, batch: int, dim: int, N: int, L: int, u: torch.Tensor):
+    """Accept (dim, N), (batch, N, L) or (batch, groups, N, L); return 2-D or 4-D."""
+    if isinstance(t, torch.Tensor) and t.dim() == 4:
+        groups = t.shape[1]
+        if groups < 1 or dim % groups:
+            _fail(name, f"{groups} groups (shape {tuple(t.shape)})", f"a number of groups dividing dim={dim}")
+        _check_tensor(name, t, [(batch, groups, N, L)], u)
+        return t
+    _check_tensor(name, t, [(dim, N), (batch, N, L), (batch, "groups", N, L)], u)
+    return t.unsqueeze(1) if t.dim() == 3 else t
+
+
+def selective_scan_fn(
+    u: torch.Tensor,
+    delta: torch.Tensor,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+    D: torch.Tensor | None = None,
+    z: torch.Tensor | None = None,
+    delta_bias: torch.Tensor | None = None,
+    delta_softplus: bool = False,
+    return_last_state: bool = False,
+    gate_act: str = "silu",
+    backend: str = "auto",
+):
+    """Mamba S6 selective scan, same semantics as ``mamba_ssm.selective_scan_fn``.
+
+    dt = softplus(delta + delta_bias) (if asked); h_t = exp(dt A) h_{t-1} + dt B_t u_t;
+    y_t = C_t . h_t + D u_t; out = y * gate_act(z). Shapes: u, delta, z (batch, dim, L); A (dim, N);
+    B, C (batch, groups, N, L), (batch, N, L) or fixed (dim, N); D, delta_bias (dim,). Returns out
+    (u's dtype) and, if asked, the final state (batch, dim, N) in fp32, through which no gradient flows.
+    backend: "triton" (fused kernels), "torch" (fast chunked PyTorch), "reference" (sequential
+    loop), "auto" (triton on CUDA, torch otherwise).
+    """
+    if backend not in BACKENDS:
+        _fail("backend", repr(backend), f"one of {BACKENDS}")
+    if gate_act not in GATE_ACTS:
+        _fail("gate_act", repr(gate_act), f"one of {GATE_ACTS}")
+    if not isinstance(u, torch.Tensor) or u.dim() != 3:
+        _fail("u", f"shape {tuple(getattr(u, 'shape', ()))}", "(batch, dim, L)")
+    batch, dim, L = u.shape
+    wide = _DTYPES + (torch.float64,)
+    _check_tensor("u", u, [(batch, dim, L)], u, wide)
+    _check_tensor("delta", delta, [(batch, dim, L)], u, wide)
+    if not isinstance(A, torch.Tensor) or A.dim() != 2 or A.shape[0] != dim:
+        _fail("A", f"shape {tuple(getattr(A, 'shape', ()))}", f"(dim={dim}, d_state)")
+    N = A.shape[1]
+    _check_tensor("A", A, [(dim, N)], u)
+    B = _normalize_bc("B", B, batch, dim, N, L, u)
+    C = _normalize_bc("C", C, batch, dim, N, L, u)
+    if B.dim() == 4 and C.dim() == 4 and B.shape[1] != C.shape[1]:
+        _fail("C", f"{C.shape[1]} groups", f"the same number of groups as B ({B.shape[1]})")
+    for name, t in (("D", D), ("delta_bias", delta_bias)):
+        if t is not None:
+            _check_tensor(name, t, [(dim,)], u)
+    if z is not None:
+        _check_tensor("z", z, [(batch, dim, L)], u, wide)
+    if backend == "auto":
+        backend = "triton" if triton_usable(u.device) and u.device.type == "cuda" else "torch"
+    if backend == "triton":
+        if not triton_usable(u.device):
+            _fail("u", f"device {u.device}", "a CUDA device for backend='triton' (or TRITON_INTERPRET=1 on CPU)")
+        _check_tensor("u", u, [(batch, dim, L)], u, _DTYPES)
+    if backend == "reference":
+        return selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, gate_act)
+    args = [t.contiguous() if t is not None else None for t in (u, delta, A, B, C, D, z, delta_bias)]
+    out, ckpt = selective_scan(*args, bool(delta_softplus), gate_act, backend)
+    return (out, ckpt[:, :, -1]) if return_last_state else out

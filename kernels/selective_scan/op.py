@@ -1,0 +1,99 @@
+"""The scan as one ``torch.library`` op, ``vimvision::selective_scan``, with its backward op.
+
+A library op (unlike an ``autograd.Function``) stays one opaque node under torch.fx, shows up by
+name under ``torch.jit.trace`` (fvcore), compiles under ``torch.compile(fullgraph=True)`` and can
+carry a FLOP formula. ``triton_op`` lets the compiler see the Triton launches inside it; the same
+body runs the "torch" backend on any device (the CPU kernel).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import triton
+from torch import Tensor
+
+from . import chunked, fused
+from .activations import GATE_IDS
+
+_NS = "vimvision"
+
+
+def _num_checkpoints(L: int, backend: str) -> int:
+    return triton.cdiv(L, fused.default_chunk(L)) if backend == "triton" else 1
+
+
+@torch.library.triton_op(f"{_NS}::selective_scan", mutates_args=())
+def selective_scan(
+    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor], z: Optional[Tensor],
+    delta_bias: Optional[Tensor], delta_softplus: bool, gate_act: str, backend: str,
+) -> tuple[Tensor, Tensor]:
+    """Returns (out, fp32 state checkpoints (batch, dim, n, d_state)); the last checkpoint is the final state."""
+    if backend == "triton":
+        return fused.scan_fwd(u, delta, A, B, C, D, z, delta_bias, delta_softplus, GATE_IDS[gate_act])
+    out, last = chunked.scan_fwd(u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act)
+    return out, last.unsqueeze(2)
+
+
+@selective_scan.register_fake
+def _(u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act, backend):
+    n = _num_checkpoints(u.shape[-1], backend)
+    return torch.empty_like(u), u.new_empty(u.shape[0], u.shape[1], n, A.shape[-1], dtype=torch.float32)
+
+
+@torch.library.triton_op(f"{_NS}::selective_scan_bwd", mutates_args=())
+def selective_scan_bwd(
+    dout: Tensor, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor],
+    z: Optional[Tensor], delta_bias: Optional[Tensor], ckpt: Tensor, delta_softplus: bool, gate_act: str,
+    backend: str,
+) -> list[Tensor]:
+    """Gradients (du, ddelta, dA, dB, dC, dD, dz, ddelta_bias); absent inputs get empty tensors."""
+    if backend == "triton":
+        grads = fused.scan_bwd(dout, u, delta, A, B, C, D, z, delta_bias, ckpt, delta_softplus, GATE_IDS[gate_act])
+    else:
+        grads = chunked.scan_bwd(dout, u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act)
+    return [g if g is not None else u.new_empty(0) for g in grads]
+
+
+@selective_scan_bwd.register_fake
+def _(dout, u, delta, A, B, C, D, z, delta_bias, ckpt, delta_softplus, gate_act, backend):
+    like = (u, delta, A, B, C, D, z, delta_bias)
+    return [torch.empty_like(t) if t is not None else u.new_empty(0) for t in like]
+
+
+def _setup_context(ctx, inputs, output):
+    u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act, backend = inputs
+    ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, output[1])
+    ctx.flags = (delta_softplus, gate_act, backend)
+
+
+def _backward(ctx, dout, _dckpt):
+    """No gradient flows through the returned state, as in mamba-ssm."""
+    u, delta, A, B, C, D, z, delta_bias, ckpt = ctx.saved_tensors
+    grads = selective_scan_bwd(dout.contiguous(), u, delta, A, B, C, D, z, delta_bias, ckpt, *ctx.flags)
+    present = (u, delta, A, B, C, D, z, delta_bias)
+    return (*(g if t is not None else None for g, t in zip(grads, present)), None, None, None)
+
+
+selective_scan.register_autograd(_backward, setup_context=_setup_context)
+
+
+def scan_flops(batch: int, dim: int, L: int, d_state: int, with_D: bool, with_z: bool) -> int:
+    """The published count (VMamba's ``flops_selective_scan_ref``): 9·B·L·D·N, plus B·D·L each for D and z."""
+    return batch * dim * L * (9 * d_state + int(with_D) + int(with_z))
+
+
+def _register_flop_formula() -> None:
+    from torch.utils.flop_counter import flop_registry, register_flop_formula
+
+    op = torch.ops.vimvision.selective_scan
+    if op in flop_registry:  # a module reload must not register twice
+        return
+
+    @register_flop_formula(op)
+    def _flops(u_shape, delta_shape, A_shape, B_shape, C_shape, D_shape, z_shape, *args, **kwargs) -> int:
+        batch, dim, L = u_shape
+        return scan_flops(batch, dim, L, A_shape[-1], D_shape is not None, z_shape is not None)
+
+
+_register_flop_formula()
