@@ -31,41 +31,50 @@ def chunk_shape(L: int) -> tuple[int, int]:
 
 
 class _Layout:
-    """Moves (batch, dim, L) and (batch, groups, N, L) tensors to and from the chunk-major layout."""
+    """Moves (batch, dim, L) and (batch, groups, N, L) tensors to and from the chunk-major layout
+    (T, batch, groups, dim/groups, n_chunks, N): each (batch, channel) row becomes a small
+    (n_chunks, T) block transpose, which is cache friendly, and each in-chunk step is contiguous."""
 
     def __init__(self, batch: int, dim: int, groups: int, L: int):
         self.batch, self.dim, self.groups, self.L = batch, dim, groups, L
         self.T, self.n_chunks = chunk_shape(L)
         self.pad = self.T * self.n_chunks - L
 
+    def _padded(self, x: torch.Tensor) -> torch.Tensor:
+        return F.pad(x, (0, self.pad)) if self.pad else x
+
     def seq(self, x: torch.Tensor) -> torch.Tensor:
-        """(batch, dim, L) -> (T, n_chunks, batch, groups, dim/groups, 1), zero-padded in time."""
-        x = F.pad(x, (0, self.pad)).view(self.batch, self.dim, self.n_chunks, self.T)
-        x = x.permute(3, 2, 0, 1).contiguous()
-        return x.view(self.T, self.n_chunks, self.batch, self.groups, -1, 1)
+        """(batch, dim, L) -> (T, batch, groups, dim/groups, n_chunks, 1), zero-padded in time."""
+        x = self._padded(x).view(self.batch, self.dim, self.n_chunks, self.T)
+        x = x.permute(3, 0, 1, 2).contiguous()
+        return x.view(self.T, self.batch, self.groups, -1, self.n_chunks, 1)
 
     def unseq(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.reshape(self.T, self.n_chunks, self.batch, self.dim).permute(2, 3, 1, 0)
+        x = x.reshape(self.T, self.batch, self.dim, self.n_chunks).permute(1, 2, 3, 0)
         return x.reshape(self.batch, self.dim, -1)[..., : self.L]
 
     def bc(self, x: torch.Tensor) -> torch.Tensor:
-        """(batch, groups, N, L) -> (T, n_chunks, batch, groups, 1, N); fixed (dim, N) -> (groups, dim/groups, N)."""
+        """(batch, groups, N, L) -> (T, batch, groups, 1, n_chunks, N); fixed (dim, N) -> (groups, dim/groups, 1, N)."""
         if x.dim() == 2:
-            return x.view(self.groups, -1, x.shape[-1])
-        x = F.pad(x, (0, self.pad)).view(*x.shape[:3], self.n_chunks, self.T)
-        return x.permute(4, 3, 0, 1, 2).unsqueeze(-2).contiguous()
+            return x.view(self.groups, -1, 1, x.shape[-1])
+        x = self._padded(x).view(*x.shape[:3], self.n_chunks, self.T)
+        return x.permute(4, 0, 1, 3, 2).unsqueeze(3).contiguous()
 
     def unbc(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.squeeze(-2).permute(2, 3, 4, 1, 0)
+        x = x.squeeze(3).permute(1, 2, 4, 3, 0)
         return x.reshape(*x.shape[:3], -1)[..., : self.L]
+
+    def channel(self, x: torch.Tensor) -> torch.Tensor:
+        """(dim,) -> (groups, dim/groups, 1, 1)."""
+        return x.view(self.groups, -1, 1, 1)
 
 
 def _scan(a: torch.Tensor, x: torch.Tensor, reverse: bool):
-    """In place on x: h_t = a_t * h_{t±1} + x_t over chunk-major time, from a zero state.
+    """In place on x: h_t = a_t * h_{t-1} + x_t (reverse: h_t = a_t * h_{t+1} + x_t) from a zero state.
 
-    Returns (h, carry, final): carry[c] is the state entering chunk c from its neighbour.
+    Returns (h, carry, final): carry[..., c, :] is the state entering chunk c from its neighbour.
     """
-    T, n_chunks = a.shape[:2]
+    T, n_chunks = a.shape[0], a.shape[-2]
     steps = range(T - 2, -1, -1) if reverse else range(1, T)
     prod = torch.empty_like(a)  # product of the decays from the chunk's entry to each position
     first = T - 1 if reverse else 0
@@ -76,35 +85,42 @@ def _scan(a: torch.Tensor, x: torch.Tensor, reverse: bool):
         torch.mul(a[t], prod[prev], out=prod[t])
     last = 0 if reverse else T - 1
     carry = torch.empty_like(x[0])
-    state = torch.zeros_like(x[0, 0])
+    state = torch.zeros_like(x[0, ..., 0, :])
     for c in (range(n_chunks - 1, -1, -1) if reverse else range(n_chunks)):
-        carry[c].copy_(state)
-        state = torch.addcmul(x[last, c], prod[last, c], state)
+        carry[..., c, :].copy_(state)
+        state = torch.addcmul(x[last, ..., c, :], prod[last, ..., c, :], state)
     x.addcmul_(prod, carry.unsqueeze(0))
     return x, carry, state
 
 
 def _contract_state(h: torch.Tensor, C: torch.Tensor) -> torch.Tensor:
-    """sum_n h[..., d, n] * C[..., n] -> (..., d, 1); C is chunked (…, 1, N) or fixed (G, Dg, N)."""
-    if h.shape[-1] == 1:
-        return h * C
-    if C.dim() == 3:
-        return (h * C).sum(-1, keepdim=True)
-    return torch.matmul(h, C.transpose(-1, -2))
+    """sum_n h[..., n] * C[..., n], keeping a trailing 1."""
+    return h * C if h.shape[-1] == 1 else (h * C).sum(-1, keepdim=True)
 
 
 def _contract_channels(w: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    """sum_{d in group} w[..., d, 1] * h[..., d, n] -> (..., 1, N): the grouped dB / dC reduction."""
-    return torch.matmul(w.transpose(-1, -2), h)
+    """sum over the channels of a group of w * h: the grouped dB / dC reduction."""
+    return (w * h).sum(-3, keepdim=True)
+
+
+def _shift_next(a: torch.Tensor) -> torch.Tensor:
+    """a_{t+1} in the chunk-major layout; the step after the last one gets 1 (its adjoint is 0)."""
+    nxt = torch.empty_like(a)
+    nxt[:-1] = a[1:]
+    nxt[-1, ..., :-1, :] = a[0, ..., 1:, :]
+    nxt[-1, ..., -1, :] = 1
+    return nxt
 
 
 def _prepare(u, delta, A, B, C, delta_bias, softplus):
     batch, dim, L = u.shape
     groups = next((t.shape[1] for t in (B, C) if t.dim() == 4), 1)
     lay = _Layout(batch, dim, groups, L)
-    pre = delta.float() + (delta_bias.float()[:, None] if delta_bias is not None else 0)
+    pre = delta.float()
+    if delta_bias is not None:
+        pre = pre + delta_bias.float()[:, None]
     dt = F.softplus(pre) if softplus else pre
-    A_ = A.float().view(groups, dim // groups, A.shape[-1])
+    A_ = A.float().view(groups, dim // groups, 1, A.shape[-1])
     return lay, pre, dt, A_, lay.bc(B.float()), lay.bc(C.float())
 
 
@@ -142,20 +158,18 @@ def scan_bwd(dout, u, delta, A, B, C, D, z, delta_bias, softplus: bool, gate_act
         dout = dout * gate(zf, gate_act)
     dout_c = lay.seq(dout)
     # adjoint of the state: g_t = C_t * dout_t + a_{t+1} * g_{t+1}
-    decay_next = torch.exp(lay.seq(F.pad(dt[..., 1:], (0, 1))) * A_)
-    g, _, _ = _scan(decay_next, dout_c * C_, reverse=True)
-    del decay_next
+    g, _, _ = _scan(_shift_next(decay), dout_c * C_, reverse=True)
     # a_t * h_{t-1} * g_t, with h_{t-1} = the carried state at each chunk's first position
     dec_term = torch.cat([carry.unsqueeze(0), h[:-1]], 0).mul_(decay).mul_(g)
     del decay
-    reduce_dims = (0, 1, 2)
+    reduce_dims = (0, 1, 4)
     dA = (dec_term * dt_c).sum(reduce_dims).reshape(A.shape)
     gB = _contract_state(g, B_)
     ddt = _contract_state(dec_term, A_) + gB * u_c
     del dec_term
     du = dt_c * gB
     if D is not None:
-        du = du + dout_c * D.float().view(lay.groups, -1, 1)
+        du = du + dout_c * lay.channel(D.float())
     dtu = dt_c * u_c
     if B.dim() == 2:
         dB = (g * dtu).sum(reduce_dims).reshape(B.shape)
