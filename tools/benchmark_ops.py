@@ -1,0 +1,156 @@
+"""Time the selective scan's backends against the plain-PyTorch scans people use today.
+
+    python tools/benchmark_ops.py                       # Vim-S and VMamba-T stage-1 shapes
+    python tools/benchmark_ops.py --include-quadratic   # also fwd+bwd of the per-step-indexing loops (minutes)
+    python tools/benchmark_ops.py --quick               # tiny shapes, a smoke test
+
+Prints (and with --output writes) a markdown table of seconds and of ratios against our torch
+backend, all measured in the same run. On a GPU it adds the triton backend and its achieved memory
+bandwidth as a fraction of the device's measured copy bandwidth.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from vimvision.kernels import selective_scan_fn  # noqa: E402
+from vimvision.kernels.selective_scan.baselines import BASELINES  # noqa: E402
+
+QUADRATIC = ("indexing loop (mamba ref)", "time-major loop (mamba-minimal)")
+
+
+@dataclass
+class Shape:
+    name: str
+    batch: int
+    dim: int
+    L: int
+    d_state: int
+    groups: int
+
+
+SHAPES = {
+    "vim_s": Shape("Vim-S layer", 8, 768, 197, 16, 1),
+    "vmamba_t_s1": Shape("VMamba-T stage 1", 8, 384, 3136, 1, 4),
+}
+QUICK = {"tiny_n16": Shape("tiny N=16", 2, 32, 64, 16, 1), "tiny_n1": Shape("tiny N=1", 2, 32, 256, 1, 4)}
+
+
+def make_inputs(s: Shape, device: torch.device, seed: int = 0) -> list[torch.Tensor]:
+    """Mamba's init: dt log-uniform in [1e-3, 0.1] through softplus, A = -(1..N) (S4D-real)."""
+    g = torch.Generator().manual_seed(seed)
+    dt0 = torch.exp(torch.rand(s.dim, generator=g) * (torch.log(torch.tensor(0.1)) - torch.log(torch.tensor(1e-3))) + torch.log(torch.tensor(1e-3)))
+    pre = torch.log(torch.expm1(dt0))[:, None] + 0.5 * torch.randn(s.batch, s.dim, s.L, generator=g)
+    delta = torch.nn.functional.softplus(pre)
+    u = torch.randn(s.batch, s.dim, s.L, generator=g)
+    A = -torch.arange(1, s.d_state + 1, dtype=torch.float32).repeat(s.dim, 1)
+    B = torch.randn(s.batch, s.groups, s.d_state, s.L, generator=g)
+    C = torch.randn(s.batch, s.groups, s.d_state, s.L, generator=g)
+    D = torch.ones(s.dim)
+    return [t.to(device) for t in (u, delta, A, B, C, D)]
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_call(fn, inputs, backward: bool, repeats: int, device) -> float:
+    """Median seconds of fn (and a backward with a ones gradient) after one warm-up."""
+    times = []
+    for i in range(repeats + 1):
+        ins = [t.detach().requires_grad_(backward) for t in inputs]
+        _sync(device)
+        start = time.perf_counter()
+        with torch.set_grad_enabled(backward):
+            out = fn(*ins)
+            if backward:
+                out.backward(torch.ones_like(out))
+        _sync(device)
+        if i:
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def backends(device: torch.device) -> dict:
+    names = ["torch", "reference"] + (["triton"] if device.type == "cuda" else [])
+    return {f"vimvision {b}": (lambda b: lambda u, dl, A, B, C, D: selective_scan_fn(u, dl, A, B, C, D, backend=b))(b) for b in names}
+
+
+def peak_bandwidth(device: torch.device) -> float:
+    """Bytes/s of a large device-to-device copy (read + write)."""
+    x = torch.empty(256 * 2**20, dtype=torch.float32, device=device)
+    y = torch.empty_like(x)
+    y.copy_(x)
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(10):
+        y.copy_(x)
+    _sync(device)
+    return 2 * x.numel() * 4 * 10 / (time.perf_counter() - start)
+
+
+def scan_bytes(inputs: list[torch.Tensor]) -> int:
+    """Minimum traffic of the forward: read u, delta, B, C, A, D once, write out once."""
+    return sum(t.numel() * t.element_size() for t in inputs) + inputs[0].numel() * inputs[0].element_size()
+
+
+def run(shapes: dict, repeats: int, include_quadratic: bool, device: torch.device) -> str:
+    impls = {**backends(device), **BASELINES}
+    rows, cases = [], [(k, s, n, f) for k, s in shapes.items() for n, f in impls.items()]
+    results: dict = {}
+    for key, shape, name, fn in tqdm(cases, desc="benchmark", unit="case"):
+        inputs = make_inputs(shape, device)
+        fwd = time_call(fn, inputs, False, repeats, device)
+        slow = name in QUADRATIC and not include_quadratic
+        both = None if slow else time_call(fn, inputs, True, max(1, repeats // 2) if name in QUADRATIC else repeats, device)
+        with torch.no_grad():
+            finite = bool(torch.isfinite(fn(*inputs)).all())
+        results[(key, name)] = (fwd, both, finite)
+    peak = peak_bandwidth(device) if device.type == "cuda" else None
+    header = "| shape | implementation | fwd s | fwd+bwd s | fwd vs torch | fwd+bwd vs torch | finite |"
+    rows = [header, "|" + "---|" * 7]
+    for key, shape in shapes.items():
+        base_f, base_b, _ = results[(key, "vimvision torch")]
+        for name in impls:
+            fwd, both, finite = results[(key, name)]
+            ratio_b = f"{both / base_b:.1f}x" if both else "skipped"
+            rows.append(f"| {shape.name} | {name} | {fwd:.4f} | {both:.4f} | {fwd / base_f:.1f}x | {ratio_b} | {finite} |"
+                        if both else f"| {shape.name} | {name} | {fwd:.4f} | — | {fwd / base_f:.1f}x | {ratio_b} | {finite} |")
+        if peak:
+            fwd = results[(key, "vimvision triton")][0]
+            achieved = scan_bytes(make_inputs(shape, device)) / fwd
+            rows.append(f"| {shape.name} | triton fwd bandwidth | {achieved / 1e9:.0f} GB/s of {peak / 1e9:.0f} GB/s ({achieved / peak:.0%}) | | | | |")
+    return "\n".join(rows)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="tiny shapes (smoke test)")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--include-quadratic", action="store_true", help="time fwd+bwd of the per-step indexing loops")
+    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--output", type=Path, default=None, help="append the table (markdown) to this file")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    table = run(QUICK if args.quick else SHAPES, args.repeats, args.include_quadratic, device)
+    print(table)
+    if args.output:
+        env = f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} threads, {time.strftime('%Y-%m-%d')}"
+        with args.output.open("a") as f:
+            f.write(f"\n`python tools/benchmark_ops.py {' '.join(argv or sys.argv[1:])}` ({env})\n\n{table}\n")
+
+
+if __name__ == "__main__":
+    main()
