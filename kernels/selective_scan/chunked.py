@@ -103,6 +103,11 @@ def _contract_channels(w: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
     return (w * h).sum(-3, keepdim=True)
 
 
+def _acc(t: torch.Tensor) -> torch.Tensor:
+    """The accumulation dtype: fp32, or fp64 for fp64 inputs (gradcheck)."""
+    return t if t.dtype == torch.float64 else t.float()
+
+
 def _shift_next(a: torch.Tensor) -> torch.Tensor:
     """a_{t+1} in the chunk-major layout; the step after the last one gets 1 (its adjoint is 0)."""
     nxt = torch.empty_like(a)
@@ -116,16 +121,16 @@ def _prepare(u, delta, A, B, C, delta_bias, softplus):
     batch, dim, L = u.shape
     groups = next((t.shape[1] for t in (B, C) if t.dim() == 4), 1)
     lay = _Layout(batch, dim, groups, L)
-    pre = delta.float()
+    pre = _acc(delta)
     if delta_bias is not None:
-        pre = pre + delta_bias.float()[:, None]
+        pre = pre + _acc(delta_bias)[:, None]
     dt = F.softplus(pre) if softplus else pre
-    A_ = A.float().view(groups, dim // groups, 1, A.shape[-1])
-    return lay, pre, dt, A_, lay.bc(B.float()), lay.bc(C.float())
+    A_ = _acc(A).view(groups, dim // groups, 1, A.shape[-1])
+    return lay, pre, dt, A_, lay.bc(_acc(B)), lay.bc(_acc(C))
 
 
 def _states(lay, dt, u, A_, B_):
-    dt_c, u_c = lay.seq(dt), lay.seq(u.float())
+    dt_c, u_c = lay.seq(dt), lay.seq(_acc(u))
     decay = torch.exp(dt_c * A_)
     h, carry, last = _scan(decay, (dt_c * u_c) * B_, reverse=False)
     return dt_c, u_c, decay, h, carry, last
@@ -137,9 +142,9 @@ def scan_fwd(u, delta, A, B, C, D, z, delta_bias, softplus: bool, gate_act: str)
     _, _, _, h, _, last = _states(lay, dt, u, A_, B_)
     y = lay.unseq(_contract_state(h, C_))
     if D is not None:
-        y = y + u.float() * D.float()[:, None]
+        y = y + _acc(u) * _acc(D)[:, None]
     if z is not None:
-        y = y * gate(z.float(), gate_act)
+        y = y * gate(_acc(z), gate_act)
     return y.to(u.dtype), last.reshape(u.shape[0], u.shape[1], A.shape[-1])
 
 
@@ -147,13 +152,13 @@ def scan_bwd(dout, u, delta, A, B, C, D, z, delta_bias, softplus: bool, gate_act
     """Gradients (du, ddelta, dA, dB, dC, dD, dz, ddelta_bias); None for absent inputs."""
     lay, pre, dt, A_, B_, C_ = _prepare(u, delta, A, B, C, delta_bias, softplus)
     dt_c, u_c, decay, h, carry, _ = _states(lay, dt, u, A_, B_)
-    dout = dout.float()
+    dout = _acc(dout)
     dz = None
     if z is not None:
-        zf = z.float()
+        zf = _acc(z)
         y = lay.unseq(_contract_state(h, C_))
         if D is not None:
-            y = y + u.float() * D.float()[:, None]
+            y = y + _acc(u) * _acc(D)[:, None]
         dz = (dout * y * gate_grad(zf, gate_act)).to(z.dtype)
         dout = dout * gate(zf, gate_act)
     dout_c = lay.seq(dout)
@@ -169,7 +174,7 @@ def scan_bwd(dout, u, delta, A, B, C, D, z, delta_bias, softplus: bool, gate_act
     del dec_term
     du = dt_c * gB
     if D is not None:
-        du = du + dout_c * lay.channel(D.float())
+        du = du + dout_c * lay.channel(_acc(D))
     dtu = dt_c * u_c
     if B.dim() == 2:
         dB = (g * dtu).sum(reduce_dims).reshape(B.shape)
@@ -179,7 +184,7 @@ def scan_bwd(dout, u, delta, A, B, C, D, z, delta_bias, softplus: bool, gate_act
         dC = (h * dout_c).sum(reduce_dims).reshape(C.shape)
     else:
         dC = lay.unbc(_contract_channels(dout_c, h))
-    dD = (dout * u.float()).sum((0, 2)).to(D.dtype) if D is not None else None
+    dD = (dout * _acc(u)).sum((0, 2)).to(D.dtype) if D is not None else None
     ddelta = lay.unseq(ddt)
     if softplus:
         ddelta = torch.where(pre <= 20, ddelta * torch.sigmoid(pre), ddelta)

@@ -49,29 +49,9 @@ def _normalize_bc(name: str, t: torch.Tensor, batch: int, dim: int, N: int, L: i
     return t.unsqueeze(1) if t.dim() == 3 else t
 
 
-def selective_scan_fn(
-    u: torch.Tensor,
-    delta: torch.Tensor,
-    A: torch.Tensor,
-    B: torch.Tensor,
-    C: torch.Tensor,
-    D: torch.Tensor | None = None,
-    z: torch.Tensor | None = None,
-    delta_bias: torch.Tensor | None = None,
-    delta_softplus: bool = False,
-    return_last_state: bool = False,
-    gate_act: str = "silu",
-    backend: str = "auto",
-):
-    """Mamba S6 selective scan, same semantics as ``mamba_ssm.selective_scan_fn``.
-
-    dt = softplus(delta + delta_bias) (if asked); h_t = exp(dt A) h_{t-1} + dt B_t u_t;
-    y_t = C_t . h_t + D u_t; out = y * gate_act(z). Shapes: u, delta, z (batch, dim, L); A (dim, N);
-    B, C (batch, groups, N, L), (batch, N, L) or fixed (dim, N); D, delta_bias (dim,). Returns out
-    (u's dtype) and, if asked, the final state (batch, dim, N) in fp32, through which no gradient flows.
-    backend: "triton" (fused kernels), "torch" (fast chunked PyTorch), "reference" (sequential
-    loop), "auto" (triton on CUDA, torch otherwise).
-    """
+def _validate(u, delta, A, B, C, D, z, delta_bias, gate_act: str, backend: str):
+    """Raise a ValueError/TypeError naming the argument, what it has and what was expected;
+    return B and C in their 2-D or 4-D form."""
     if backend not in BACKENDS:
         _fail("backend", repr(backend), f"one of {BACKENDS}")
     if gate_act not in GATE_ACTS:
@@ -95,12 +75,42 @@ def selective_scan_fn(
             _check_tensor(name, t, [(dim,)], u)
     if z is not None:
         _check_tensor("z", z, [(batch, dim, L)], u, wide)
-    if backend == "auto":
-        backend = "triton" if triton_usable(u.device) and u.device.type == "cuda" else "torch"
     if backend == "triton":
         if not triton_usable(u.device):
             _fail("u", f"device {u.device}", "a CUDA device for backend='triton' (or TRITON_INTERPRET=1 on CPU)")
         _check_tensor("u", u, [(batch, dim, L)], u, _DTYPES)
+    return B, C
+
+
+def selective_scan_fn(
+    u: torch.Tensor,
+    delta: torch.Tensor,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+    D: torch.Tensor | None = None,
+    z: torch.Tensor | None = None,
+    delta_bias: torch.Tensor | None = None,
+    delta_softplus: bool = False,
+    return_last_state: bool = False,
+    gate_act: str = "silu",
+    backend: str = "auto",
+):
+    """Mamba S6 selective scan, same semantics as ``mamba_ssm.selective_scan_fn``.
+
+    dt = softplus(delta + delta_bias) (if asked); h_t = exp(dt A) h_{t-1} + dt B_t u_t;
+    y_t = C_t . h_t + D u_t; out = y * gate_act(z). Shapes: u, delta, z (batch, dim, L); A (dim, N);
+    B, C (batch, groups, N, L), (batch, N, L) or fixed (dim, N); D, delta_bias (dim,). Returns out
+    (u's dtype) and, if asked, the final state (batch, dim, N) in fp32, through which no gradient flows.
+    backend: "triton" (fused kernels), "torch" (fast chunked PyTorch), "reference" (sequential
+    loop), "auto" (triton on CUDA, torch otherwise).
+    """
+    if torch.jit.is_tracing():  # fvcore's jit trace: shape checks would only add TracerWarnings
+        B, C = (t.unsqueeze(1) if t.dim() == 3 else t for t in (B, C))
+    else:
+        B, C = _validate(u, delta, A, B, C, D, z, delta_bias, gate_act, backend)
+    if backend == "auto":
+        backend = "triton" if u.device.type == "cuda" else "torch"
     if backend == "reference":
         return selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, gate_act)
     args = [t.contiguous() if t is not None else None for t in (u, delta, A, B, C, D, z, delta_bias)]

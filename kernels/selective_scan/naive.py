@@ -45,12 +45,14 @@ def selective_scan_ref(
         drive = torch.einsum("bdl,dn,bdl->bldn", delta, B.to(work), u)
     else:
         drive = torch.einsum("bdl,bdnl,bdl->bldn", delta, expand_groups(B.to(work), dim), u)
-    Cs = C.to(work) if C.dim() == 2 else expand_groups(C.to(work), dim).permute(0, 3, 1, 2)
+    if C.dim() == 2:
+        Cs = [C.to(work)] * L
+    else:
+        Cs = expand_groups(C.to(work), dim).permute(0, 3, 1, 2).unbind(1)
     h = u.new_zeros(batch, dim, A.shape[1])
     ys = []
-    for t, (a_t, x_t) in enumerate(zip(decay.unbind(1), drive.unbind(1))):
+    for a_t, x_t, c_t in zip(decay.unbind(1), drive.unbind(1), Cs):
         h = a_t * h + x_t
-        c_t = Cs if C.dim() == 2 else Cs[:, t]
         ys.append((h * c_t).sum(-1))
     y = torch.stack(ys, dim=-1)
     if D is not None:

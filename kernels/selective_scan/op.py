@@ -38,7 +38,8 @@ def selective_scan(
 @selective_scan.register_fake
 def _(u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act, backend):
     n = _num_checkpoints(u.shape[-1], backend)
-    return torch.empty_like(u), u.new_empty(u.shape[0], u.shape[1], n, A.shape[-1], dtype=torch.float32)
+    acc = torch.float64 if u.dtype == torch.float64 else torch.float32
+    return torch.empty_like(u), u.new_empty(u.shape[0], u.shape[1], n, A.shape[-1], dtype=acc)
 
 
 @torch.library.triton_op(f"{_NS}::selective_scan_bwd", mutates_args=())

@@ -1,0 +1,27 @@
+"""kernels/ ships as vimvision.kernels, never as a top-level `kernels` (another PyPI package's name)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import vimvision.kernels
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_installed_package_maps_kernels_folder():
+    assert Path(vimvision.kernels.__file__).resolve().parent == ROOT / "kernels"
+
+
+def test_wheel_contains_kernels_under_vimvision_only(tmp_path):
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+    )
+    (wheel,) = tmp_path.glob("vimvision-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "vimvision/kernels/selective_scan/fused.py" in names
+    assert "vimvision/kernels/selective_scan/naive.py" in names
+    assert not [n for n in names if n.startswith("kernels/")]

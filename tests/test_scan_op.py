@@ -1,0 +1,100 @@
+"""The scan as a library op: torch.compile, fx, fvcore's jit trace, the FLOP counter, input errors."""
+from __future__ import annotations
+
+import pytest
+import torch
+from scan_cases import Case
+
+from vimvision.kernels import scan_flops, selective_scan_fn
+
+
+class ScanLayer(torch.nn.Module):
+    def forward(self, u, delta, A, B, C, D, z):
+        return selective_scan_fn(u, delta, A, B, C, D, z=z, delta_softplus=True, backend="torch")
+
+
+def _args(case: Case = Case(batch=2, dim=8, L=12, d_state=4, groups=2)):
+    ins = case.inputs()
+    return [ins[k] for k in ("u", "delta", "A", "B", "C", "D", "z")]
+
+
+def test_compiles_fullgraph_with_gradients():
+    args = _args()
+    eager_in = [a.clone().requires_grad_() for a in args]
+    comp_in = [a.clone().requires_grad_() for a in args]
+    eager = ScanLayer()(*eager_in)
+    compiled = torch.compile(ScanLayer(), fullgraph=True, backend="aot_eager")(*comp_in)
+    torch.testing.assert_close(compiled, eager)
+    eager.square().sum().backward()
+    compiled.square().sum().backward()
+    for a, b in zip(comp_in, eager_in):
+        torch.testing.assert_close(a.grad, b.grad)
+
+
+def test_op_is_one_node_when_traced():
+    args = _args()
+    gm = torch.fx.experimental.proxy_tensor.make_fx(ScanLayer())(*args)
+    targets = [str(n.target) for n in gm.graph.nodes if n.op == "call_function"]
+    assert targets.count("vimvision.selective_scan.default") == 1, targets
+    torch.testing.assert_close(gm(*args), ScanLayer()(*args))
+
+
+def test_fvcore_jit_trace_sees_the_op_by_name():
+    from fvcore.nn import FlopCountAnalysis
+
+    args = tuple(_args())
+    graph = str(torch.jit.trace(ScanLayer(), args, check_trace=False).graph)
+    assert "vimvision::selective_scan" in graph
+    analysis = FlopCountAnalysis(ScanLayer(), args)
+    analysis.unsupported_ops_warnings(False)
+    analysis.set_op_handle("vimvision::selective_scan", lambda inputs, outputs: 123)
+    assert analysis.total() == 123
+
+
+@pytest.mark.parametrize("with_D,with_z", [(True, True), (False, False)])
+def test_flop_counter_uses_the_published_formula(with_D, with_z):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    batch, dim, L, N = 2, 8, 12, 4
+    ins = Case(batch=batch, dim=dim, L=L, d_state=N).inputs()
+    with FlopCounterMode(display=False) as counter:
+        selective_scan_fn(ins["u"], ins["delta"], ins["A"], ins["B"], ins["C"], D=ins["D"] if with_D else None,
+                          z=ins["z"] if with_z else None, backend="torch")
+    expected = 9 * batch * L * dim * N + (batch * dim * L if with_D else 0) + (batch * dim * L if with_z else 0)
+    assert counter.get_total_flops() == expected == scan_flops(batch, dim, L, N, with_D, with_z)
+
+
+def _bad(**changes):
+    ins = Case(batch=2, dim=8, L=12, d_state=4, groups=2).inputs()
+    ins.update(changes)
+    return ins
+
+
+@pytest.mark.parametrize(
+    "changes,exc,words",
+    [
+        (dict(delta=torch.randn(2, 8, 11)), ValueError, ["delta", "(2, 8, 11)", "(2, 8, 12)"]),
+        (dict(B=torch.randn(2, 3, 4, 12)), ValueError, ["B", "3 groups", "dividing dim=8"]),
+        (dict(A=torch.randn(8, 4, dtype=torch.complex64)), TypeError, ["A", "complex"]),
+        (dict(A=torch.randn(8, 4, device="meta")), ValueError, ["A", "device meta", "device of u"]),
+        (dict(u=torch.randint(0, 3, (2, 8, 12))), TypeError, ["u", "torch.int64", "floating"]),
+        (dict(D=torch.randn(7)), ValueError, ["D", "(7,)", "(8,)"]),
+        (dict(C=torch.randn(2, 4, 4, 12)), ValueError, ["C", "4 groups", "same number of groups as B (2)"]),
+        (dict(u=torch.randn(8, 12)), ValueError, ["u", "(8, 12)", "(batch, dim, L)"]),
+    ],
+)
+def test_bad_input_names_argument_and_expectation(changes, exc, words):
+    with pytest.raises(exc) as info:
+        selective_scan_fn(**_bad(**changes), backend="torch")
+    for w in words:
+        assert w in str(info.value), (w, str(info.value))
+
+
+def test_bad_gate_backend_and_dtype_for_triton():
+    with pytest.raises(ValueError, match="gate_act has 'tanh', expected one of"):
+        selective_scan_fn(**_bad(), gate_act="tanh")
+    with pytest.raises(ValueError, match="backend has 'cuda', expected one of"):
+        selective_scan_fn(**_bad(), backend="cuda")
+    ins = {k: (v.double() if v is not None else None) for k, v in _bad().items()}
+    with pytest.raises(TypeError, match="u has dtype torch.float64, expected one of"):
+        selective_scan_fn(**ins, backend="triton")
