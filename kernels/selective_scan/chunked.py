@@ -69,16 +69,18 @@ class _Layout:
         return x.view(self.groups, -1, 1, 1)
 
 
-def _scan(a: torch.Tensor, x: torch.Tensor, reverse: bool):
+def _scan(a: torch.Tensor, x: torch.Tensor, reverse: bool, prod: torch.Tensor):
     """In place on x: h_t = a_t * h_{t-1} + x_t (reverse: h_t = a_t * h_{t+1} + x_t) from a zero state.
 
+    ``prod`` is a buffer like ``a`` for the running product of the decays inside each chunk; it may
+    be ``a`` itself when the decays are not needed afterwards.
     Returns (h, carry, final): carry[..., c, :] is the state entering chunk c from its neighbour.
     """
     T, n_chunks = a.shape[0], a.shape[-2]
     steps = range(T - 2, -1, -1) if reverse else range(1, T)
-    prod = torch.empty_like(a)  # product of the decays from the chunk's entry to each position
     first = T - 1 if reverse else 0
-    prod[first].copy_(a[first])
+    if prod is not a:
+        prod[first].copy_(a[first])
     for t in steps:
         prev = t + 1 if reverse else t - 1
         x[t].addcmul_(a[t], x[prev])
@@ -93,14 +95,16 @@ def _scan(a: torch.Tensor, x: torch.Tensor, reverse: bool):
     return x, carry, state
 
 
-def _contract_state(h: torch.Tensor, C: torch.Tensor) -> torch.Tensor:
-    """sum_n h[..., n] * C[..., n], keeping a trailing 1."""
-    return h * C if h.shape[-1] == 1 else (h * C).sum(-1, keepdim=True)
+def _contract_state(h: torch.Tensor, C: torch.Tensor, buf: torch.Tensor) -> torch.Tensor:
+    """sum_n h[..., n] * C[..., n], keeping a trailing 1; ``buf`` (like h) takes the product."""
+    if h.shape[-1] == 1:
+        return h * C
+    return torch.mul(h, C, out=buf).sum(-1, keepdim=True)
 
 
-def _contract_channels(w: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+def _contract_channels(w: torch.Tensor, h: torch.Tensor, buf: torch.Tensor) -> torch.Tensor:
     """sum over the channels of a group of w * h: the grouped dB / dC reduction."""
-    return (w * h).sum(-3, keepdim=True)
+    return torch.mul(w, h, out=buf).sum(-3, keepdim=True)
 
 
 def _acc(t: torch.Tensor) -> torch.Tensor:
@@ -129,18 +133,13 @@ def _prepare(u, delta, A, B, C, delta_bias, softplus):
     return lay, pre, dt, A_, lay.bc(_acc(B)), lay.bc(_acc(C))
 
 
-def _states(lay, dt, u, A_, B_):
-    dt_c, u_c = lay.seq(dt), lay.seq(_acc(u))
-    decay = torch.exp(dt_c * A_)
-    h, carry, last = _scan(decay, (dt_c * u_c) * B_, reverse=False)
-    return dt_c, u_c, decay, h, carry, last
-
-
 def scan_fwd(u, delta, A, B, C, D, z, delta_bias, softplus: bool, gate_act: str):
     """Forward on validated inputs; returns (out in u.dtype, last state in fp32)."""
     lay, _, dt, A_, B_, C_ = _prepare(u, delta, A, B, C, delta_bias, softplus)
-    _, _, _, h, _, last = _states(lay, dt, u, A_, B_)
-    y = lay.unseq(_contract_state(h, C_))
+    dt_c, u_c = lay.seq(dt), lay.seq(_acc(u))
+    decay = torch.mul(dt_c, A_).exp_()
+    h, _, last = _scan(decay, (dt_c * u_c) * B_, reverse=False, prod=decay)
+    y = lay.unseq(_contract_state(h, C_, buf=decay))
     if D is not None:
         y = y + _acc(u) * _acc(D)[:, None]
     if z is not None:
@@ -149,41 +148,52 @@ def scan_fwd(u, delta, A, B, C, D, z, delta_bias, softplus: bool, gate_act: str)
 
 
 def scan_bwd(dout, u, delta, A, B, C, D, z, delta_bias, softplus: bool, gate_act: str):
-    """Gradients (du, ddelta, dA, dB, dC, dD, dz, ddelta_bias); None for absent inputs."""
+    """Gradients (du, ddelta, dA, dB, dC, dD, dz, ddelta_bias); None for absent inputs.
+
+    Recomputes the states, runs the adjoint g_t = C_t dout_t + a_{t+1} g_{t+1} as a reverse scan,
+    then forms every gradient from (g, h, h_{t-1}). Full-size temporaries are reused (``out=``):
+    on a CPU a fresh 77 MB tensor costs as much as the op that fills it.
+    """
     lay, pre, dt, A_, B_, C_ = _prepare(u, delta, A, B, C, delta_bias, softplus)
-    dt_c, u_c, decay, h, carry, _ = _states(lay, dt, u, A_, B_)
+    dt_c, u_c = lay.seq(dt), lay.seq(_acc(u))
+    decay = torch.mul(dt_c, A_).exp_()
+    decay_next = _shift_next(decay)
+    work = torch.empty_like(decay)
+    h, carry, _ = _scan(decay, (dt_c * u_c) * B_, reverse=False, prod=work)
     dout = _acc(dout)
     dz = None
     if z is not None:
         zf = _acc(z)
-        y = lay.unseq(_contract_state(h, C_))
+        y = lay.unseq(_contract_state(h, C_, buf=work))
         if D is not None:
             y = y + _acc(u) * _acc(D)[:, None]
         dz = (dout * y * gate_grad(zf, gate_act)).to(z.dtype)
         dout = dout * gate(zf, gate_act)
     dout_c = lay.seq(dout)
-    # adjoint of the state: g_t = C_t * dout_t + a_{t+1} * g_{t+1}
-    g, _, _ = _scan(_shift_next(decay), dout_c * C_, reverse=True)
-    # a_t * h_{t-1} * g_t, with h_{t-1} = the carried state at each chunk's first position
-    dec_term = torch.cat([carry.unsqueeze(0), h[:-1]], 0).mul_(decay).mul_(g)
-    del decay
+    g, _, _ = _scan(decay_next, dout_c * C_, reverse=True, prod=decay_next)
+    del decay_next
+    # dec_term = g_t * a_t * h_{t-1}; h_{t-1} at a chunk's first position is the carried state
+    dec_term = work
+    dec_term[0].copy_(carry)
+    dec_term[1:].copy_(h[:-1])
+    dec_term.mul_(decay).mul_(g)
+    buf = decay
     reduce_dims = (0, 1, 4)
-    dA = (dec_term * dt_c).sum(reduce_dims).reshape(A.shape)
-    gB = _contract_state(g, B_)
-    ddt = _contract_state(dec_term, A_) + gB * u_c
-    del dec_term
+    dA = torch.mul(dec_term, dt_c, out=buf).sum(reduce_dims).reshape(A.shape)
+    gB = _contract_state(g, B_, buf=buf)
+    ddt = _contract_state(dec_term, A_, buf=buf) + gB * u_c
     du = dt_c * gB
     if D is not None:
         du = du + dout_c * lay.channel(_acc(D))
     dtu = dt_c * u_c
     if B.dim() == 2:
-        dB = (g * dtu).sum(reduce_dims).reshape(B.shape)
+        dB = torch.mul(g, dtu, out=buf).sum(reduce_dims).reshape(B.shape)
     else:
-        dB = lay.unbc(_contract_channels(dtu, g))
+        dB = lay.unbc(_contract_channels(dtu, g, buf=buf))
     if C.dim() == 2:
-        dC = (h * dout_c).sum(reduce_dims).reshape(C.shape)
+        dC = torch.mul(h, dout_c, out=buf).sum(reduce_dims).reshape(C.shape)
     else:
-        dC = lay.unbc(_contract_channels(dout_c, h))
+        dC = lay.unbc(_contract_channels(dout_c, h, buf=buf))
     dD = (dout * _acc(u)).sum((0, 2)).to(D.dtype) if D is not None else None
     ddelta = lay.unseq(ddt)
     if softplus:
