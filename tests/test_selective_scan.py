@@ -124,3 +124,14 @@ def test_no_gradient_flows_through_last_state():
     (g,) = torch.autograd.grad(out.sum() + 0 * last.sum(), [ins["u"]])
     (g2,) = torch.autograd.grad(selective_scan_fn(**ins, delta_softplus=True, backend="torch").sum(), [ins["u"]])
     torch.testing.assert_close(g, g2)
+
+
+@pytest.mark.parametrize("L", [1, 30])
+def test_outputs_never_alias_reused_scratch(L):
+    """The torch backend reuses scratch buffers across calls; results must not change afterwards."""
+    case = Case(L=L, has_D=False, has_z=False, d_state=1)
+    first = run_scan(selective_scan_fn, case.inputs(seed=0), case, backend="torch")
+    kept = [first[0].clone(), first[1].clone()] + [g.clone() for g in first[2].values()]
+    run_scan(selective_scan_fn, case.inputs(seed=1), case, backend="torch")
+    for before, after in zip(kept, [first[0], first[1], *first[2].values()]):
+        assert torch.equal(before, after)

@@ -63,10 +63,10 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def time_call(fn, inputs, backward: bool, repeats: int, device) -> float:
-    """Median seconds of fn (and a backward with a ones gradient) after one warm-up."""
+def time_call(fn, inputs, backward: bool, repeats: int, device, warmup: bool = True) -> float:
+    """Median seconds of fn (and a backward with a ones gradient), after one warm-up run if asked."""
     times = []
-    for i in range(repeats + 1):
+    for i in range(repeats + int(warmup)):
         ins = [t.detach().requires_grad_(backward) for t in inputs]
         _sync(device)
         start = time.perf_counter()
@@ -75,7 +75,7 @@ def time_call(fn, inputs, backward: bool, repeats: int, device) -> float:
             if backward:
                 out.backward(torch.ones_like(out))
         _sync(device)
-        if i:
+        if i or not warmup:
             times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -111,7 +111,12 @@ def run(shapes: dict, repeats: int, include_quadratic: bool, device: torch.devic
         inputs = make_inputs(shape, device)
         fwd = time_call(fn, inputs, False, repeats, device)
         slow = name in QUADRATIC and not include_quadratic
-        both = None if slow else time_call(fn, inputs, True, max(1, repeats // 2) if name in QUADRATIC else repeats, device)
+        if slow:
+            both = None
+        elif name in QUADRATIC:  # minutes per run: one run, no warm-up
+            both = time_call(fn, inputs, True, 1, device, warmup=False)
+        else:
+            both = time_call(fn, inputs, True, repeats, device)
         with torch.no_grad():
             finite = bool(torch.isfinite(fn(*inputs)).all())
         results[(key, name)] = (fwd, both, finite)

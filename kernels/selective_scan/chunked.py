@@ -16,11 +16,42 @@ the adjoint as the same scan in reverse with the decay shifted by one step.
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 
 import torch
 import torch.nn.functional as F
 
 from .activations import gate, gate_grad
+
+
+class _Workspace(threading.local):
+    """Reusable full-size scratch tensors, per thread, least recently used first out.
+
+    A fresh multi-megabyte CPU tensor is page-faulted in on first touch, which costs as much as the
+    op that fills it; reusing scratch across calls (layers of the same shape) halves the backward.
+    Only plain eager tensors use it: traced tensor subclasses always get fresh memory.
+    """
+
+    max_bytes = 1 << 30
+
+    def __init__(self):
+        self.buffers: OrderedDict = OrderedDict()
+
+    def get(self, slot: str, shape, like: torch.Tensor) -> torch.Tensor:
+        if type(like) is not torch.Tensor or torch.compiler.is_compiling():
+            return like.new_empty(shape)
+        key = (slot, tuple(shape), like.dtype, like.device)
+        buf = self.buffers.pop(key, None)
+        if buf is None:
+            buf = like.new_empty(shape)
+        self.buffers[key] = buf
+        while sum(b.numel() * b.element_size() for b in self.buffers.values()) > self.max_bytes:
+            self.buffers.popitem(last=False)
+        return buf
+
+
+_workspace = _Workspace()
 
 
 def chunk_shape(L: int) -> tuple[int, int]:
@@ -43,15 +74,18 @@ class _Layout:
     def _padded(self, x: torch.Tensor) -> torch.Tensor:
         return F.pad(x, (0, self.pad)) if self.pad else x
 
-    def seq(self, x: torch.Tensor) -> torch.Tensor:
+    def seq(self, x: torch.Tensor, slot: str) -> torch.Tensor:
         """(batch, dim, L) -> (T, batch, groups, dim/groups, n_chunks, 1), zero-padded in time."""
-        x = self._padded(x).view(self.batch, self.dim, self.n_chunks, self.T)
-        x = x.permute(3, 0, 1, 2).contiguous()
-        return x.view(self.T, self.batch, self.groups, -1, self.n_chunks, 1)
+        x = self._padded(x).view(self.batch, self.dim, self.n_chunks, self.T).permute(3, 0, 1, 2)
+        out = _workspace.get(slot, x.shape, x).copy_(x)
+        return out.view(self.T, self.batch, self.groups, -1, self.n_chunks, 1)
 
     def unseq(self, x: torch.Tensor) -> torch.Tensor:
+        """Back to (batch, dim, L), always as fresh memory (x may be a reused workspace buffer)."""
         x = x.reshape(self.T, self.batch, self.dim, self.n_chunks).permute(1, 2, 3, 0)
-        return x.reshape(self.batch, self.dim, -1)[..., : self.L]
+        out = x.new_empty(self.batch, self.dim, self.n_chunks * self.T)
+        out.view(x.shape).copy_(x)
+        return out[..., : self.L]
 
     def bc(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, groups, N, L) -> (T, batch, groups, 1, n_chunks, N); fixed (dim, N) -> (groups, dim/groups, 1, N)."""
@@ -97,9 +131,8 @@ def _scan(a: torch.Tensor, x: torch.Tensor, reverse: bool, prod: torch.Tensor):
 
 def _contract_state(h: torch.Tensor, C: torch.Tensor, buf: torch.Tensor) -> torch.Tensor:
     """sum_n h[..., n] * C[..., n], keeping a trailing 1; ``buf`` (like h) takes the product."""
-    if h.shape[-1] == 1:
-        return h * C
-    return torch.mul(h, C, out=buf).sum(-1, keepdim=True)
+    prod = torch.mul(h, C, out=buf)
+    return prod if h.shape[-1] == 1 else prod.sum(-1, keepdim=True)
 
 
 def _contract_channels(w: torch.Tensor, h: torch.Tensor, buf: torch.Tensor) -> torch.Tensor:
@@ -112,9 +145,13 @@ def _acc(t: torch.Tensor) -> torch.Tensor:
     return t if t.dtype == torch.float64 else t.float()
 
 
+def _full(slot: str, like: torch.Tensor, shape) -> torch.Tensor:
+    return _workspace.get(slot, torch.broadcast_shapes(*shape), like)
+
+
 def _shift_next(a: torch.Tensor) -> torch.Tensor:
     """a_{t+1} in the chunk-major layout; the step after the last one gets 1 (its adjoint is 0)."""
-    nxt = torch.empty_like(a)
+    nxt = _workspace.get("decay_next", a.shape, a)
     nxt[:-1] = a[1:]
     nxt[-1, ..., :-1, :] = a[0, ..., 1:, :]
     nxt[-1, ..., -1, :] = 1
@@ -136,9 +173,11 @@ def _prepare(u, delta, A, B, C, delta_bias, softplus):
 def scan_fwd(u, delta, A, B, C, D, z, delta_bias, softplus: bool, gate_act: str):
     """Forward on validated inputs; returns (out in u.dtype, last state in fp32)."""
     lay, _, dt, A_, B_, C_ = _prepare(u, delta, A, B, C, delta_bias, softplus)
-    dt_c, u_c = lay.seq(dt), lay.seq(_acc(u))
-    decay = torch.mul(dt_c, A_).exp_()
-    h, _, last = _scan(decay, (dt_c * u_c) * B_, reverse=False, prod=decay)
+    dt_c, u_c = lay.seq(dt, "dt"), lay.seq(_acc(u), "u")
+    full = (dt_c.shape, A_.shape, B_.shape)
+    decay = torch.mul(dt_c, A_, out=_full("decay", dt_c, full)).exp_()
+    x = torch.mul(dt_c * u_c, B_, out=_full("state", dt_c, full))
+    h, _, last = _scan(decay, x, reverse=False, prod=decay)
     y = lay.unseq(_contract_state(h, C_, buf=decay))
     if D is not None:
         y = y + _acc(u) * _acc(D)[:, None]
@@ -155,11 +194,13 @@ def scan_bwd(dout, u, delta, A, B, C, D, z, delta_bias, softplus: bool, gate_act
     on a CPU a fresh 77 MB tensor costs as much as the op that fills it.
     """
     lay, pre, dt, A_, B_, C_ = _prepare(u, delta, A, B, C, delta_bias, softplus)
-    dt_c, u_c = lay.seq(dt), lay.seq(_acc(u))
-    decay = torch.mul(dt_c, A_).exp_()
+    dt_c, u_c = lay.seq(dt, "dt"), lay.seq(_acc(u), "u")
+    full = (dt_c.shape, A_.shape, B_.shape)
+    decay = torch.mul(dt_c, A_, out=_full("decay", dt_c, full)).exp_()
     decay_next = _shift_next(decay)
-    work = torch.empty_like(decay)
-    h, carry, _ = _scan(decay, (dt_c * u_c) * B_, reverse=False, prod=work)
+    work = _full("work", dt_c, full)
+    x = torch.mul(dt_c * u_c, B_, out=_full("state", dt_c, full))
+    h, carry, _ = _scan(decay, x, reverse=False, prod=work)
     dout = _acc(dout)
     dz = None
     if z is not None:
@@ -169,8 +210,9 @@ def scan_bwd(dout, u, delta, A, B, C, D, z, delta_bias, softplus: bool, gate_act
             y = y + _acc(u) * _acc(D)[:, None]
         dz = (dout * y * gate_grad(zf, gate_act)).to(z.dtype)
         dout = dout * gate(zf, gate_act)
-    dout_c = lay.seq(dout)
-    g, _, _ = _scan(decay_next, dout_c * C_, reverse=True, prod=decay_next)
+    dout_c = lay.seq(dout, "dout")
+    g = torch.mul(dout_c, C_, out=_full("adjoint", dt_c, full))
+    g, _, _ = _scan(decay_next, g, reverse=True, prod=decay_next)
     del decay_next
     # dec_term = g_t * a_t * h_{t-1}; h_{t-1} at a chunk's first position is the carried state
     dec_term = work
@@ -181,11 +223,11 @@ def scan_bwd(dout, u, delta, A, B, C, D, z, delta_bias, softplus: bool, gate_act
     reduce_dims = (0, 1, 4)
     dA = torch.mul(dec_term, dt_c, out=buf).sum(reduce_dims).reshape(A.shape)
     gB = _contract_state(g, B_, buf=buf)
-    ddt = _contract_state(dec_term, A_, buf=buf) + gB * u_c
-    du = dt_c * gB
+    du = torch.mul(dt_c, gB, out=_workspace.get("du", dt_c.shape, dt_c))
+    ddt = torch.mul(gB, u_c, out=_workspace.get("ddt", dt_c.shape, dt_c)).add_(_contract_state(dec_term, A_, buf=buf))
     if D is not None:
-        du = du + dout_c * lay.channel(_acc(D))
-    dtu = dt_c * u_c
+        du.addcmul_(dout_c, lay.channel(_acc(D)))
+    dtu = torch.mul(dt_c, u_c, out=_workspace.get("dtu", dt_c.shape, dt_c))
     if B.dim() == 2:
         dB = torch.mul(g, dtu, out=buf).sum(reduce_dims).reshape(B.shape)
     else:
