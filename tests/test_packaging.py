@@ -25,3 +25,7 @@ def test_wheel_contains_kernels_under_vimvision_only(tmp_path):
     assert "vimvision/kernels/selective_scan/fused.py" in names
     assert "vimvision/kernels/selective_scan/naive.py" in names
     assert not [n for n in names if n.startswith("kernels/")]
+    for init in [*ROOT.glob("kernels/**/__init__.py"), *ROOT.glob("vimvision/**/__init__.py")]:
+        rel = init.relative_to(ROOT).as_posix()
+        packaged = "vimvision/" + rel if rel.startswith("kernels/") else rel
+        assert packaged in names, f"{rel} is not in the wheel: add its package to pyproject.toml"

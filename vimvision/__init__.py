@@ -1,5 +1,8 @@
-"""vimvision: Vim and VMamba state-space vision backbones for timm, on Triton kernels."""
-from . import kernels
+"""vimvision: Vim and VMamba state-space vision backbones for timm, on Triton kernels.
+
+Importing it registers the models with timm (``timm.create_model('vim_small')``).
+"""
+from . import kernels, layers, models
 
 __version__ = "0.1.0"
-__all__ = ["kernels", "__version__"]
+__all__ = ["kernels", "layers", "models", "__version__"]

@@ -1,0 +1,94 @@
+"""Vim's bidirectional Mamba mixer ("bimamba v2"), with the official parameter names.
+
+Shared ``in_proj`` (to x and z) and ``out_proj``; each direction has its own causal depthwise conv,
+``x_proj``, ``dt_proj``, ``A_log`` and ``D`` (``*_b`` for the backward direction, which reads the
+sequence reversed). Both directions are gated by the same act(z) and averaged before ``out_proj``:
+out = out_proj(act(z) * (ssm_f(x) + flip(ssm_b(flip(x)))) / 2).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..kernels import selective_scan_fn
+from ..kernels.causal_conv1d import causal_conv1d_fn
+
+
+
+class BiMambaMixer(nn.Module):
+    """Bidirectional Mamba v2 token mixer on (batch, L, dim) sequences."""
+
+    def __init__(
+        self,
+        dim: int,
+        d_state: int = 16,
+        d_conv: int = 4,
+        expand: int = 2,
+        dt_rank: int | str = "auto",
+        dt_min: float = 1e-3,
+        dt_max: float = 0.1,
+        dt_init_floor: float = 1e-4,
+        gate_act: str = "silu",
+        divide_out: bool = True,
+        scan_backend: str = "auto",
+    ):
+        super().__init__()
+        self.d_inner = expand * dim
+        self.d_state = d_state
+        self.dt_rank = math.ceil(dim / 16) if dt_rank == "auto" else int(dt_rank)
+        self.gate_act = gate_act
+        self.divide_out = divide_out
+        self.scan_backend = scan_backend
+        E, N, R = self.d_inner, d_state, self.dt_rank
+        # parameter order follows the official state_dict: A_log, D, A_b_log, D_b, then modules
+        self.A_log = nn.Parameter(torch.log(torch.arange(1, N + 1, dtype=torch.float32)).repeat(E, 1))
+        self.D = nn.Parameter(torch.ones(E))
+        self.A_b_log = nn.Parameter(self.A_log.detach().clone())
+        self.D_b = nn.Parameter(torch.ones(E))
+        self.in_proj = nn.Linear(dim, 2 * E, bias=False)
+        self.conv1d = nn.Conv1d(E, E, d_conv, groups=E, padding=d_conv - 1)
+        self.x_proj = nn.Linear(E, R + 2 * N, bias=False)
+        self.dt_proj = nn.Linear(R, E, bias=True)
+        self.conv1d_b = nn.Conv1d(E, E, d_conv, groups=E, padding=d_conv - 1)
+        self.x_proj_b = nn.Linear(E, R + 2 * N, bias=False)
+        self.dt_proj_b = nn.Linear(R, E, bias=True)
+        self.out_proj = nn.Linear(E, dim, bias=False)
+        for dt_proj in (self.dt_proj, self.dt_proj_b):
+            init_dt_proj(dt_proj, R, dt_min, dt_max, dt_init_floor)
+
+    def _branch(self, x: torch.Tensor, z: torch.Tensor, suffix: str) -> torch.Tensor:
+        """One scan direction on (batch, E, L) x and z, in that direction's order."""
+        conv = getattr(self, "conv1d" + suffix)
+        x_proj, dt_proj = getattr(self, "x_proj" + suffix), getattr(self, "dt_proj" + suffix)
+        A = -torch.exp(getattr(self, "A_log" if not suffix else "A_b_log").float())
+        D = getattr(self, "D" + suffix).float()
+        x = causal_conv1d_fn(x, conv.weight.squeeze(1), conv.bias, activation="silu")
+        x_dbl = x_proj(x.transpose(1, 2))  # (batch, L, R + 2N)
+        dt, B, C = torch.split(x_dbl, [self.dt_rank, self.d_state, self.d_state], dim=-1)
+        delta = (dt @ dt_proj.weight.t()).transpose(1, 2)
+        return selective_scan_fn(
+            x, delta, A, B.transpose(1, 2), C.transpose(1, 2), D, z=z, delta_bias=dt_proj.bias.float(),
+            delta_softplus=True, gate_act=self.gate_act, backend=self.scan_backend,
+        )
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        xz = self.in_proj(hidden).transpose(1, 2)  # (batch, 2E, L)
+        x, z = xz.chunk(2, dim=1)
+        y = self._branch(x, z, "") + self._branch(x.flip(-1), z.flip(-1), "_b").flip(-1)
+        if self.divide_out:
+            y = y / 2
+        return self.out_proj(y.transpose(1, 2))
+
+
+def init_dt_proj(dt_proj: nn.Linear, dt_rank: int, dt_min: float, dt_max: float, floor: float) -> None:
+    """Mamba's dt init: weight U(+-dt_rank^-0.5); bias = softplus^-1(dt), dt log-uniform in [dt_min, dt_max]."""
+    std = dt_rank**-0.5
+    nn.init.uniform_(dt_proj.weight, -std, std)
+    dt = torch.exp(torch.rand(dt_proj.out_features) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
+    dt = dt.clamp(min=floor)
+    with torch.no_grad():
+        dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))
+    dt_proj.bias._no_reinit = True

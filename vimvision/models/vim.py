@@ -1,0 +1,416 @@
+"""Vim (Vision Mamba, Zhu et al., ICML 2024) in timm, faithful to hustvl/Vim and its checkpoints.
+
+Patch embedding, a class token in the middle of the sequence (index M // 2), an absolute position
+embedding added after the insertion, blocks of add + RMSNorm (residual stream in fp32) +
+bidirectional Mamba v2 mixer, a final add + RMSNorm, and the class-position token to the head.
+Parameter names are the official ones, so official state dicts load without renaming.
+"""
+from __future__ import annotations
+
+import math
+from functools import partial
+from typing import List, Optional, Tuple, Union
+
+import torch
+import torch.nn as nn
+from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from timm.layers import DropPath, RmsNorm, lecun_normal_, resample_abs_pos_embed, to_2tuple, trunc_normal_
+from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
+from timm.models._features import feature_take_indices
+from torch.utils.checkpoint import checkpoint
+
+from ..kernels.add_norm import add_norm_fn
+from ..layers.bimamba import BiMambaMixer
+from ._checkpoint import load_strict, pick_state_dict, read_checkpoint
+
+__all__ = ["Vim"]
+
+GLOBAL_POOLS = ("token", "avg", "")
+
+
+class StridedPatchEmbed(nn.Module):
+    """Conv patch embedding whose stride may be smaller than the patch (Vim's stride-8 fine-tunes)."""
+
+    def __init__(self, img_size: Union[int, Tuple[int, int]], patch_size: int, stride: int, in_chans: int,
+                 embed_dim: int, dynamic_img_size: bool = False):
+        super().__init__()
+        img_size = to_2tuple(img_size)
+        if any(s < patch_size or (s - patch_size) % stride for s in img_size):
+            raise ValueError(f"Vim: img_size {img_size} does not fit patch_size {patch_size} with stride {stride}: "
+                             f"expected sides >= the patch with (side - patch_size) divisible by stride")
+        self.img_size, self.patch_size, self.stride = tuple(img_size), patch_size, stride
+        self.dynamic_img_size = dynamic_img_size
+        self.grid_size = self.grid_for(*img_size)
+        self.proj = nn.Conv2d(in_chans, embed_dim, kernel_size=patch_size, stride=stride)
+
+    def grid_for(self, height: int, width: int) -> Tuple[int, int]:
+        return (height - self.patch_size) // self.stride + 1, (width - self.patch_size) // self.stride + 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != self.proj.in_channels:
+            raise ValueError(f"Vim: input has shape {tuple(x.shape)}, expected (batch, {self.proj.in_channels}, H, W)")
+        H, W = x.shape[-2:]
+        if not self.dynamic_img_size and (H, W) != self.img_size:
+            raise ValueError(f"Vim: input size {H}x{W} differs from img_size {self.img_size}; build the model with "
+                             f"img_size=({H}, {W}) (weights are resampled) or dynamic_img_size=True")
+        if H < self.patch_size or W < self.patch_size:
+            raise ValueError(f"Vim: input size {H}x{W} is smaller than the patch size {self.patch_size}")
+        return self.proj(x).flatten(2).transpose(1, 2)
+
+
+class VimBlock(nn.Module):
+    """residual += drop_path(hidden); hidden = mixer(RmsNorm(residual)); the residual kept in fp32."""
+
+    def __init__(self, dim: int, mixer: nn.Module, drop_path: float, norm_eps: float):
+        super().__init__()
+        self.mixer = mixer
+        self.norm = RmsNorm(dim, eps=norm_eps)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+
+    def forward(self, hidden: torch.Tensor, residual: Optional[torch.Tensor]):
+        incoming = hidden if residual is None else self.drop_path(hidden)
+        normed, residual = add_norm_fn(incoming, residual, self.norm.weight, None, self.norm.eps)
+        return self.mixer(normed), residual
+
+
+class Vim(nn.Module):
+    """Vision Mamba with the official architecture and parameter names.
+
+    global_pool: 'token' takes the class token (the official head); 'avg' averages all tokens;
+    '' returns the token sequence. The official ``final_pool_type='mean'`` flag has no effect in the
+    released models (they always take the class token), so it has no equivalent here.
+    """
+
+    def __init__(
+        self,
+        img_size: Union[int, Tuple[int, int]] = 224,
+        patch_size: int = 16,
+        stride: Optional[int] = None,
+        in_chans: int = 3,
+        num_classes: int = 1000,
+        global_pool: str = "token",
+        embed_dim: int = 192,
+        depth: int = 24,
+        d_state: int = 16,
+        expand: int = 2,
+        gate_act: str = "silu",
+        drop_rate: float = 0.0,
+        drop_path_rate: float = 0.0,
+        norm_eps: float = 1e-5,
+        rescale_prenorm_residual: bool = True,
+        dynamic_img_size: bool = False,
+        scan_backend: str = "auto",
+    ):
+        super().__init__()
+        if global_pool not in GLOBAL_POOLS:
+            raise ValueError(f"Vim: global_pool has {global_pool!r}, expected one of {GLOBAL_POOLS}")
+        stride = stride or patch_size
+        self.num_classes = num_classes
+        self.global_pool = global_pool
+        self.num_features = self.head_hidden_size = self.embed_dim = embed_dim
+        self.num_prefix_tokens = 1
+        self.grad_checkpointing = False
+        # parameter order follows the official state_dict
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
+        self.patch_embed = StridedPatchEmbed(img_size, patch_size, stride, in_chans, embed_dim, dynamic_img_size)
+        num_patches = self.patch_embed.grid_size[0] * self.patch_embed.grid_size[1]
+        self.pos_embed = nn.Parameter(torch.zeros(1, num_patches + 1, embed_dim))
+        self.pos_drop = nn.Dropout(drop_rate)
+        self.head_drop = nn.Dropout(drop_rate)
+        self.head = nn.Linear(embed_dim, num_classes) if num_classes > 0 else nn.Identity()
+        rates = torch.linspace(0, drop_path_rate, depth).tolist()
+        mixer = partial(BiMambaMixer, d_state=d_state, expand=expand, gate_act=gate_act, scan_backend=scan_backend)
+        # as the official code: block i drops the previous mixer's output with rate rates[i - 1]
+        self.layers = nn.ModuleList(
+            VimBlock(embed_dim, mixer(embed_dim), ([0.0] + rates)[i], norm_eps) for i in range(depth)
+        )
+        self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity()
+        self.norm_f = RmsNorm(embed_dim, eps=norm_eps)
+        stride_ = self.patch_embed.stride
+        self.feature_info = [dict(module=f"layers.{i}", num_chs=embed_dim, reduction=stride_) for i in range(depth)]
+        self._init_weights(depth, rescale_prenorm_residual)
+
+    def _init_weights(self, depth: int, rescale_prenorm_residual: bool) -> None:
+        """The official init: ViT-style stem/head/embeddings, then the GPT-2 pass over all modules."""
+        lecun_normal_(self.patch_embed.proj.weight)
+        nn.init.zeros_(self.patch_embed.proj.bias)
+        if isinstance(self.head, nn.Linear):
+            trunc_normal_(self.head.weight, std=0.02)
+        trunc_normal_(self.pos_embed, std=0.02)
+        trunc_normal_(self.cls_token, std=0.02)
+        for module in self.modules():
+            if isinstance(module, nn.Linear) and module.bias is not None and not getattr(module.bias, "_no_reinit", False):
+                nn.init.zeros_(module.bias)
+        if rescale_prenorm_residual:  # out_proj: kaiming-uniform / sqrt(n_layer), one residual per layer
+            for layer in self.layers:
+                weight = layer.mixer.out_proj.weight
+                nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
+                with torch.no_grad():
+                    weight /= math.sqrt(depth)
+
+    @property
+    def cls_index(self) -> int:
+        return self.patch_embed.grid_size[0] * self.patch_embed.grid_size[1] // 2
+
+    @torch.jit.ignore
+    def no_weight_decay(self) -> set:
+        names = {"pos_embed", "cls_token"}
+        for i in range(len(self.layers)):
+            names |= {f"layers.{i}.mixer.{p}" for p in ("A_log", "A_b_log", "D", "D_b")}
+        return names
+
+    @torch.jit.ignore
+    def group_matcher(self, coarse: bool = False) -> dict:
+        return dict(stem=r"^cls_token|^pos_embed|^patch_embed", blocks=[(r"^layers\.(\d+)", None), (r"^norm_f", (99999,))])
+
+    @torch.jit.ignore
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        self.grad_checkpointing = enable
+
+    @torch.jit.ignore
+    def get_classifier(self) -> nn.Module:
+        return self.head
+
+    def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None) -> None:
+        if global_pool is not None:
+            if global_pool not in GLOBAL_POOLS:
+                raise ValueError(f"Vim: global_pool has {global_pool!r}, expected one of {GLOBAL_POOLS}")
+            self.global_pool = global_pool
+        self.num_classes = num_classes
+        self.head = nn.Linear(self.embed_dim, num_classes) if num_classes > 0 else nn.Identity()
+
+    def load_pretrained(self, path: str, use_ema: Optional[bool] = None) -> None:
+        """timm's custom_load hook: official or vimvision files, 'model' weights unless the tag asks for EMA."""
+        if use_ema is None:
+            use_ema = str(getattr(self, "pretrained_cfg", {}).get("tag") or "").endswith("ema")
+        state_dict = checkpoint_filter_fn(pick_state_dict(read_checkpoint(path), use_ema), self)
+        load_strict(self, state_dict, source=f"checkpoint {path!r}")
+
+    def _pos_embed(self, x: torch.Tensor, grid: Tuple[int, int]) -> torch.Tensor:
+        """Insert the class token at M // 2 and add the position embedding (resampled if the grid differs)."""
+        pos_embed = self.pos_embed
+        if grid != self.patch_embed.grid_size:
+            pos_embed = resample_vim_pos_embed(pos_embed, grid, self.patch_embed.grid_size)
+        mid = grid[0] * grid[1] // 2
+        cls = self.cls_token.expand(x.shape[0], -1, -1)
+        x = torch.cat([x[:, :mid], cls, x[:, mid:]], dim=1)
+        return self.pos_drop(x + pos_embed)
+
+    def _embed(self, x: torch.Tensor):
+        grid = self.patch_embed.grid_for(*x.shape[-2:])
+        return self._pos_embed(self.patch_embed(x), grid), grid
+
+    def _run_layer(self, layer: VimBlock, hidden, residual):
+        if self.grad_checkpointing and not torch.jit.is_scripting() and torch.is_grad_enabled():
+            return checkpoint(layer, hidden, residual, use_reentrant=False)
+        return layer(hidden, residual)
+
+    def _final_norm(self, hidden: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        normed, _ = add_norm_fn(self.drop_path(hidden), residual, self.norm_f.weight, None, self.norm_f.eps)
+        return normed
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        hidden, _ = self._embed(x)
+        residual = None
+        for layer in self.layers:
+            hidden, residual = self._run_layer(layer, hidden, residual)
+        if isinstance(self.norm_f, nn.Identity):
+            return residual + self.drop_path(hidden)
+        return self._final_norm(hidden, residual)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        if self.global_pool == "token":
+            x = x[:, (x.shape[1] - 1) // 2]  # the middle class token: index M // 2 of M + 1 tokens
+        elif self.global_pool == "avg":
+            x = x.mean(dim=1)
+        x = self.head_drop(x)
+        return x if pre_logits else self.head(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def forward_intermediates(
+        self,
+        x: torch.Tensor,
+        indices: Optional[Union[int, List[int]]] = None,
+        norm: bool = False,
+        stop_early: bool = False,
+        output_fmt: str = "NCHW",
+        intermediates_only: bool = False,
+    ):
+        """Token streams after the chosen blocks (residual + mixer output), class token removed.
+
+        output_fmt 'NCHW' gives (batch, dim, H, W) maps; 'NLC' the (batch, tokens, dim) sequences."""
+        if output_fmt not in ("NCHW", "NLC"):
+            raise ValueError(f"Vim: output_fmt has {output_fmt!r}, expected 'NCHW' or 'NLC'")
+        take_indices, max_index = feature_take_indices(len(self.layers), indices)
+        hidden, grid = self._embed(x)
+        mid = grid[0] * grid[1] // 2
+        residual, intermediates = None, []
+        layers = self.layers[: max_index + 1] if stop_early else self.layers
+        for i, layer in enumerate(layers):
+            hidden, residual = self._run_layer(layer, hidden, residual)
+            if i in take_indices:
+                feat = self._final_norm(hidden, residual) if norm else residual + hidden
+                feat = torch.cat([feat[:, :mid], feat[:, mid + 1 :]], dim=1).to(x.dtype)
+                if output_fmt == "NCHW":
+                    feat = feat.transpose(1, 2).reshape(feat.shape[0], -1, *grid)
+                intermediates.append(feat)
+        if intermediates_only:
+            return intermediates
+        return self._final_norm(hidden, residual), intermediates
+
+    def prune_intermediate_layers(self, indices: Union[int, List[int]] = 1, prune_norm: bool = False,
+                                  prune_head: bool = True) -> List[int]:
+        take_indices, max_index = feature_take_indices(len(self.layers), indices)
+        self.layers = self.layers[: max_index + 1]
+        if prune_norm:
+            self.norm_f = nn.Identity()
+        if prune_head:
+            self.reset_classifier(0, "")
+        return take_indices
+
+
+def resample_vim_pos_embed(pos_embed: torch.Tensor, new_grid: Tuple[int, int], old_grid: Tuple[int, int]) -> torch.Tensor:
+    """Resample a mid-class-token position embedding: the class row sits at M // 2, not at row 0."""
+    mid_old = old_grid[0] * old_grid[1] // 2
+    cls_row = pos_embed[:, mid_old : mid_old + 1]
+    grid_rows = torch.cat([pos_embed[:, :mid_old], pos_embed[:, mid_old + 1 :]], dim=1)
+    grid_rows = resample_abs_pos_embed(grid_rows, list(new_grid), list(old_grid), num_prefix_tokens=0)
+    mid_new = new_grid[0] * new_grid[1] // 2
+    return torch.cat([grid_rows[:, :mid_new], cls_row, grid_rows[:, mid_new:]], dim=1)
+
+
+def checkpoint_filter_fn(state_dict: dict, model: Vim) -> dict:
+    """Official (hustvl/Vim) or vimvision state dict -> this model's: unwrap, strip DDP prefixes,
+    resample the position embedding to the model's grid, drop a head the model does not have or
+    whose class count differs."""
+    state_dict = pick_state_dict(state_dict)
+    out = {}
+    for key, value in state_dict.items():
+        key = key[len("module."):] if key.startswith("module.") else key
+        if key == "pos_embed" and value.shape != model.pos_embed.shape:
+            old = int(math.isqrt(value.shape[1] - 1))
+            if old * old != value.shape[1] - 1:
+                raise ValueError(f"Vim checkpoint: pos_embed has {value.shape[1]} rows, expected a square grid + 1")
+            value = resample_vim_pos_embed(value, model.patch_embed.grid_size, (old, old))
+        out[key] = value
+    own_head = model.state_dict()
+    for key in ("head.weight", "head.bias"):
+        if key in out and (key not in own_head or out[key].shape != own_head[key].shape):
+            out.pop(key)
+    if "head.weight" not in out and "head.weight" in own_head:  # new classifier keeps its init
+        out.update({k: v for k, v in own_head.items() if k.startswith("head.")})
+    return out
+
+
+def _create_vim(variant: str, pretrained: bool = False, **kwargs) -> Vim:
+    # Official files hold both 'model' and 'model_ema'; timm's generic loader would take the EMA copy,
+    # so weight files always go through Vim.load_pretrained (timm's custom_load hook).
+    overlay = dict(kwargs.pop("pretrained_cfg_overlay", None) or {})
+    overlay.setdefault("custom_load", True)
+    return build_model_with_cfg(
+        Vim, variant, pretrained, pretrained_cfg_overlay=overlay, pretrained_filter_fn=checkpoint_filter_fn,
+        feature_cfg=dict(feature_cls="getter", out_indices=(5, 11, 17, 23)), **kwargs,
+    )
+
+
+def _cfg(hf_hub_id: str, filename: str, **kwargs) -> dict:
+    return {
+        "hf_hub_id": hf_hub_id, "hf_hub_filename": filename, "custom_load": True, "num_classes": 1000,
+        "input_size": (3, 224, 224), "pool_size": None, "crop_pct": 0.875, "interpolation": "bicubic",
+        "fixed_input_size": True, "mean": IMAGENET_DEFAULT_MEAN, "std": IMAGENET_DEFAULT_STD,
+        "first_conv": "patch_embed.proj", "classifier": "head", "license": "apache-2.0",
+        "paper_ids": "arXiv:2401.09417", "origin_url": "https://github.com/hustvl/Vim", **kwargs,
+    }
+
+
+OFFICIAL_NAMES = {
+    "vim_tiny": "vim_tiny_patch16_224_bimambav2_final_pool_mean_abs_pos_embed_with_midclstok_div2",
+    "vim_tiny_stride8": "vim_tiny_patch16_stride8_224_bimambav2_final_pool_mean_abs_pos_embed_with_midclstok_div2",
+    "vim_small": "vim_small_patch16_224_bimambav2_final_pool_mean_abs_pos_embed_with_midclstok_div2",
+    "vim_small_stride8": "vim_small_patch16_stride8_224_bimambav2_final_pool_mean_abs_pos_embed_with_midclstok_div2",
+    "vim_base": "vim_base_patch16_224_bimambav2_final_pool_mean_abs_pos_embed_with_middle_cls_token_div2",
+}
+_FILES = {
+    "vim_tiny": ("hustvl/Vim-tiny-midclstok", "vim_t_midclstok_76p1acc.pth"),
+    "vim_tiny_stride8": ("hustvl/Vim-tiny-midclstok", "vim_t_midclstok_ft_78p3acc.pth"),
+    "vim_small": ("hustvl/Vim-small-midclstok", "vim_s_midclstok_80p5acc.pth"),
+    "vim_small_stride8": ("hustvl/Vim-small-midclstok", "vim_s_midclstok_ft_81p6acc.pth"),
+    "vim_base": ("hustvl/Vim-base-midclstok", "vim_b_midclstok_81p9acc.pth"),
+}
+ARCHS = {
+    "vim_tiny": dict(embed_dim=192),
+    "vim_tiny_stride8": dict(embed_dim=192, stride=8),
+    "vim_small": dict(embed_dim=384),
+    "vim_small_stride8": dict(embed_dim=384, stride=8),
+    "vim_base": dict(embed_dim=768),
+}
+
+# 'in1k' loads the weights official evaluation used ('model'); 'in1k_ema' the EMA copy in the same file
+default_cfgs = generate_default_cfgs({
+    f"{name}.{tag}": _cfg(*_FILES[short])
+    for short in ARCHS
+    for name in (short, OFFICIAL_NAMES[short])
+    for tag in ("in1k", "in1k_ema")
+})
+
+
+@register_model
+def vim_tiny(pretrained: bool = False, **kwargs) -> Vim:
+    """Vim-Ti: dim 192, 24 blocks, patch 16 (7.15 M params; 76.1 % top-1 officially)."""
+    return _create_vim("vim_tiny", pretrained, **dict(ARCHS["vim_tiny"], **kwargs))
+
+
+@register_model
+def vim_tiny_stride8(pretrained: bool = False, **kwargs) -> Vim:
+    """Vim-Ti fine-tuned at stride 8 (729 patches; 78.3 % top-1 officially)."""
+    return _create_vim("vim_tiny_stride8", pretrained, **dict(ARCHS["vim_tiny_stride8"], **kwargs))
+
+
+@register_model
+def vim_small(pretrained: bool = False, **kwargs) -> Vim:
+    """Vim-S: dim 384 (25.8 M params; 80.5 % top-1 officially)."""
+    return _create_vim("vim_small", pretrained, **dict(ARCHS["vim_small"], **kwargs))
+
+
+@register_model
+def vim_small_stride8(pretrained: bool = False, **kwargs) -> Vim:
+    """Vim-S fine-tuned at stride 8 (81.6 % top-1 officially)."""
+    return _create_vim("vim_small_stride8", pretrained, **dict(ARCHS["vim_small_stride8"], **kwargs))
+
+
+@register_model
+def vim_base(pretrained: bool = False, **kwargs) -> Vim:
+    """Vim-B: dim 768 (97.6 M params; 81.9 % top-1 officially)."""
+    return _create_vim("vim_base", pretrained, **dict(ARCHS["vim_base"], **kwargs))
+
+
+@register_model
+def vim_tiny_patch16_224_bimambav2_final_pool_mean_abs_pos_embed_with_midclstok_div2(pretrained: bool = False, **kwargs) -> Vim:
+    """The official name of vim_tiny."""
+    return _create_vim(OFFICIAL_NAMES["vim_tiny"], pretrained, **dict(ARCHS["vim_tiny"], **kwargs))
+
+
+@register_model
+def vim_tiny_patch16_stride8_224_bimambav2_final_pool_mean_abs_pos_embed_with_midclstok_div2(pretrained: bool = False, **kwargs) -> Vim:
+    """The official name of vim_tiny_stride8."""
+    return _create_vim(OFFICIAL_NAMES["vim_tiny_stride8"], pretrained, **dict(ARCHS["vim_tiny_stride8"], **kwargs))
+
+
+@register_model
+def vim_small_patch16_224_bimambav2_final_pool_mean_abs_pos_embed_with_midclstok_div2(pretrained: bool = False, **kwargs) -> Vim:
+    """The official name of vim_small."""
+    return _create_vim(OFFICIAL_NAMES["vim_small"], pretrained, **dict(ARCHS["vim_small"], **kwargs))
+
+
+@register_model
+def vim_small_patch16_stride8_224_bimambav2_final_pool_mean_abs_pos_embed_with_midclstok_div2(pretrained: bool = False, **kwargs) -> Vim:
+    """The official name of vim_small_stride8."""
+    return _create_vim(OFFICIAL_NAMES["vim_small_stride8"], pretrained, **dict(ARCHS["vim_small_stride8"], **kwargs))
+
+
+@register_model
+def vim_base_patch16_224_bimambav2_final_pool_mean_abs_pos_embed_with_middle_cls_token_div2(pretrained: bool = False, **kwargs) -> Vim:
+    """The official name of vim_base."""
+    return _create_vim(OFFICIAL_NAMES["vim_base"], pretrained, **dict(ARCHS["vim_base"], **kwargs))
