@@ -1,0 +1,158 @@
+"""Vim in timm: registration, official parity and checkpoints, the timm model API, clear errors."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import timm
+import torch
+
+import vimvision  # noqa: F401  (registers the models)
+from vimvision.models.vim import OFFICIAL_NAMES, Vim
+
+SHORT = list(OFFICIAL_NAMES)
+
+
+def small(**kwargs) -> Vim:
+    return timm.create_model("vim_tiny", depth=2, **kwargs)
+
+
+def test_family_is_listed():
+    names = set(timm.list_models("vim*"))
+    assert set(SHORT) | set(OFFICIAL_NAMES.values()) <= names
+
+
+@pytest.mark.parametrize("short", SHORT)
+def test_full_size_keys_shapes_and_params_match_official(short, fixtures_dir):
+    official = json.loads((fixtures_dir / "keys_vim.json").read_text())["models"][OFFICIAL_NAMES[short]]
+    for name in (short, OFFICIAL_NAMES[short]):
+        model = timm.create_model(name)
+        ours = [[k, list(v.shape), str(v.dtype).replace("torch.", "")] for k, v in model.state_dict().items()]
+        assert ours == official["state_dict"]
+        assert sum(p.numel() for p in model.parameters()) == official["num_params"]
+
+
+def _fixture(fixtures_dir, name="vim_tiny_depth2"):
+    meta = json.loads((fixtures_dir / f"{name}.json").read_text())
+    io = torch.load(fixtures_dir / f"{name}.io.pt", map_location="cpu", weights_only=True)
+    return fixtures_dir / f"{name}.pth", meta, io
+
+
+@pytest.mark.parametrize("name", ["vim_tiny", OFFICIAL_NAMES["vim_tiny"]])
+def test_official_checkpoint_reproduces_official_logits(name, fixtures_dir):
+    path, meta, io = _fixture(fixtures_dir)
+    model = timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(file=str(path)), depth=2).eval()
+    tol = meta["suggested_tolerance"]
+    with torch.no_grad():
+        torch.testing.assert_close(model(io["input"]), io["logits"], atol=tol["atol"], rtol=tol["rtol"])
+
+
+def test_ema_tag_loads_the_ema_copy(fixtures_dir):
+    path, meta, io = _fixture(fixtures_dir)
+    model = timm.create_model("vim_tiny.in1k_ema", pretrained=True, pretrained_cfg_overlay=dict(file=str(path)), depth=2)
+    with torch.serialization.safe_globals(vimvision.models._checkpoint.SAFE_GLOBALS):
+        ema = torch.load(path, map_location="cpu", weights_only=True)["model_ema"]
+    torch.testing.assert_close(model.state_dict()["head.weight"], ema["head.weight"])
+
+
+def test_new_classes_and_resolution_adapt_the_checkpoint(fixtures_dir):
+    path, _, io = _fixture(fixtures_dir)
+    model = timm.create_model("vim_tiny", pretrained=True, pretrained_cfg_overlay=dict(file=str(path)),
+                              depth=2, num_classes=7, img_size=160).eval()
+    assert model.pos_embed.shape == (1, 101, 192)
+    with torch.serialization.safe_globals(vimvision.models._checkpoint.SAFE_GLOBALS):
+        official = torch.load(path, map_location="cpu", weights_only=True)["model"]
+    # the class token's position row moves from index 98 (14x14) to 50 (10x10), unchanged
+    torch.testing.assert_close(model.pos_embed[0, 50], official["pos_embed"][0, 98])
+    torch.testing.assert_close(model.layers[1].mixer.A_b_log, official["layers.1.mixer.A_b_log"])
+    assert model(io["input"][:, :, :160, :160]).shape == (2, 7)
+
+
+def test_wrong_checkpoints_fail_naming_keys(fixtures_dir, tmp_path):
+    vmamba = fixtures_dir / "vmamba_tiny_s1l8_depths1121.pth"
+    with pytest.raises(ValueError, match=r"missing keys \(\d+\): cls_token.*unexpected keys"):
+        small(pretrained=True, pretrained_cfg_overlay=dict(file=str(vmamba)))
+    path, _, _ = _fixture(fixtures_dir)
+    with pytest.raises(ValueError, match="missing keys .*layers.2.mixer.A_b_log"):
+        timm.create_model("vim_tiny", depth=3, pretrained=True, pretrained_cfg_overlay=dict(file=str(path)))
+    truncated = tmp_path / "truncated.pth"
+    truncated.write_bytes(path.read_bytes()[:50_000])
+    with pytest.raises(ValueError, match="cannot read checkpoint .*truncated.pth"):
+        small(pretrained=True, pretrained_cfg_overlay=dict(file=str(truncated)))
+
+
+def test_timm_api():
+    model = small(num_classes=5).eval()
+    x = torch.randn(2, 3, 224, 224)
+    feats = model.forward_features(x)
+    assert feats.shape == (2, 197, 192)
+    assert model.forward_head(feats, pre_logits=True).shape == (2, 192)
+    torch.testing.assert_close(model.forward_head(feats, pre_logits=True), feats[:, 98])
+    assert model.get_classifier().out_features == 5
+    model.reset_classifier(3, "avg")
+    assert model(x).shape == (2, 3)
+    torch.testing.assert_close(model.forward_head(feats, pre_logits=True), feats.mean(1))
+    nwd = model.no_weight_decay()
+    assert {"pos_embed", "cls_token", "layers.0.mixer.A_log", "layers.1.mixer.D_b"} <= nwd
+    groups = timm.models.group_parameters(model, model.group_matcher())
+    assert len(groups) == 4  # stem, two blocks, final norm + head
+
+
+def test_grad_checkpointing_gives_the_same_gradients():
+    torch.manual_seed(0)
+    model = small(num_classes=3)
+    x = torch.randn(1, 3, 224, 224)
+    model(x).sum().backward()
+    plain = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    model.set_grad_checkpointing(True)
+    model(x).sum().backward()
+    for a, p in zip(plain, model.parameters()):
+        torch.testing.assert_close(p.grad, a, rtol=1e-4, atol=1e-6)
+
+
+def test_intermediates_and_features_only():
+    model = timm.create_model("vim_tiny", depth=4).eval()
+    x = torch.randn(1, 3, 224, 224)
+    final, inter = model.forward_intermediates(x, indices=[1, 3])
+    assert [t.shape for t in inter] == [(1, 192, 14, 14)] * 2
+    torch.testing.assert_close(final, model.forward_features(x))
+    feats = timm.create_model("vim_tiny", depth=4, features_only=True, out_indices=(1, 3)).eval()
+    feats.load_state_dict(model.state_dict(), strict=False)
+    assert [f.shape for f in feats(x)] == [(1, 192, 14, 14)] * 2
+    assert feats.feature_info.reduction() == [16, 16]
+    kept = model.prune_intermediate_layers([1])
+    assert kept == [1] and len(model.layers) == 2 and model.num_classes == 0
+
+
+def test_options_change_the_model():
+    torch.manual_seed(0)
+    x = torch.randn(1, 3, 224, 224)
+    base = small().eval()
+    gelu = small(gate_act="gelu").eval()
+    gelu.load_state_dict(base.state_dict())
+    with torch.no_grad():
+        assert not torch.allclose(base(x), gelu(x))
+    plain = small(rescale_prenorm_residual=False)
+    ratio = base.layers[0].mixer.out_proj.weight.std() / plain.layers[0].mixer.out_proj.weight.std()
+    assert ratio.item() == pytest.approx(2**-0.5, rel=0.05)  # out_proj / sqrt(depth=2)
+    # official schedule: block i drops the previous mixer's output at rates[i - 1], the model the last one's
+    deep = timm.create_model("vim_tiny", depth=3, drop_path_rate=0.2)
+    assert deep.layers[2].drop_path.drop_prob == pytest.approx(0.1) and deep.drop_path.drop_prob == pytest.approx(0.2)
+
+
+def test_bad_inputs_are_named():
+    model = small()
+    with pytest.raises(ValueError, match=r"input size 160x160 differs from img_size \(224, 224\)"):
+        model(torch.randn(1, 3, 160, 160))
+    with pytest.raises(ValueError, match=r"input has shape \(1, 1, 224, 224\), expected \(batch, 3, H, W\)"):
+        model(torch.randn(1, 1, 224, 224))
+    with pytest.raises(ValueError, match="global_pool has 'max'"):
+        small(global_pool="max")
+    with pytest.raises(ValueError, match="img_size .* does not fit patch_size 16 with stride 8"):
+        timm.create_model("vim_tiny_stride8", depth=1, img_size=227)
+
+
+def test_dynamic_img_size_resamples_on_the_fly():
+    model = small(dynamic_img_size=True).eval()
+    assert model(torch.randn(1, 3, 160, 192)).shape == (1, 1000)
