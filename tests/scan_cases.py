@@ -26,6 +26,7 @@ class Case:
     softplus: bool = True
     dtype: torch.dtype = torch.float32
     gate_act: str = "silu"
+    reverse: bool = False
 
     def inputs(self, device="cpu", seed: int = 0) -> dict:
         g = torch.Generator().manual_seed(seed)
@@ -50,7 +51,8 @@ def run_scan(fn, ins: dict, case: Case, grad_out: torch.Tensor | None = None, **
     """Output, last state and the gradients of (out * grad_out).sum() for every present input."""
     leaves = {k: v.detach().clone().requires_grad_(True) for k, v in ins.items() if v is not None}
     args = {k: leaves.get(k) for k in INPUT_NAMES}
-    out, last = fn(**args, delta_softplus=case.softplus, return_last_state=True, gate_act=case.gate_act, **kw)
+    out, last = fn(**args, delta_softplus=case.softplus, return_last_state=True, gate_act=case.gate_act,
+                   reverse=case.reverse, **kw)
     if grad_out is None:
         grad_out = torch.randn(out.shape, generator=torch.Generator().manual_seed(1)).to(out)
     grads = torch.autograd.grad(out, list(leaves.values()), grad_out)

@@ -27,6 +27,7 @@ TORCH_CASES = [
     Case(d_state=64, L=20),
     Case(dtype=BF16, L=50, d_state=16),
     Case(dtype=F16, L=50, d_state=1, groups=2),
+    Case(reverse=True, L=40, groups=2),
 ]
 
 # interpreter-sized: odd L, L beyond one checkpoint chunk, d_state 1/4/16, groups 1 and >1
@@ -40,6 +41,8 @@ TRITON_CASES = [
     Case(L=17, gate_act="identity", dim=12, groups=3),
     Case(L=29, dtype=BF16, d_state=16),
     Case(L=29, dtype=F16, d_state=1, groups=2),
+    Case(L=67, reverse=True, d_state=4, groups=2),
+    Case(L=21, reverse=True, b_var=False, d_state=1),
 ]
 
 
@@ -72,11 +75,11 @@ def test_triton_kernel_blocks_and_chunks(block_d, chunk):
     case = Case(L=27, dim=12, groups=2, d_state=4)
     ins = case.inputs(DEVICE)
     args = [ins[k] for k in ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")]
-    out, ckpt = fused.scan_fwd(*args, True, GATE_IDS["silu"], block_d=block_d, chunk=chunk)
+    out, ckpt = fused.scan_fwd(*args, True, GATE_IDS["silu"], False, block_d=block_d, chunk=chunk)
     want = run_scan(selective_scan_fn, ins, case, backend="reference")
     torch.testing.assert_close(out, want[0], rtol=6e-4, atol=2e-3)
     torch.testing.assert_close(ckpt[:, :, -1], want[1], rtol=6e-4, atol=2e-3)
-    grads = fused.scan_bwd(want[3], *args, ckpt, True, GATE_IDS["silu"], block_d=block_d, chunk=chunk)
+    grads = fused.scan_bwd(want[3], *args, ckpt, True, GATE_IDS["silu"], False, block_d=block_d, chunk=chunk)
     for name, g in zip(("u", "delta", "A", "B", "C", "D", "z", "delta_bias"), grads):
         torch.testing.assert_close(g, want[2][name], rtol=1e-3, atol=5e-3, msg=lambda m, n=name: f"{n}: {m}")
 
@@ -92,6 +95,16 @@ def test_gradcheck_float64(backend):
         return selective_scan_fn(**kw, delta_softplus=True, backend=backend)
 
     assert torch.autograd.gradcheck(f, [ins[k].requires_grad_() for k in names], eps=1e-6, atol=1e-6)
+
+
+def test_reverse_is_the_flipped_scan():
+    """reverse=True equals flip(scan(flip(inputs))) on the reference itself (the definition)."""
+    case = Case(L=15)
+    ins = case.inputs()
+    flipped = {k: (v.flip(-1) if v is not None and v.dim() >= 3 else v) for k, v in ins.items()}
+    out = selective_scan_fn(**ins, delta_softplus=True, reverse=True, backend="torch")
+    ref = selective_scan_fn(**flipped, delta_softplus=True, backend="reference").flip(-1)
+    torch.testing.assert_close(out, ref, rtol=6e-4, atol=2e-3)
 
 
 def test_three_dim_B_C_mean_one_group():

@@ -44,6 +44,14 @@ def _gate_grad(z, GATE: tl.constexpr):
 
 
 @triton.jit
+def _position(t, L, REVERSE: tl.constexpr):
+    """Sequence position of scan step t: the scan may walk the sequence backwards (Vim's second direction)."""
+    if REVERSE:
+        return L - 1 - t
+    return t
+
+
+@triton.jit
 def _load_dt(delta_ptr, bias, mask, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
     """Returns (pre-activation delta + bias, dt) in fp32."""
     pre = tl.load(delta_ptr, mask=mask, other=0.0).to(tl.float32)
@@ -61,7 +69,7 @@ def _scan_fwd_kernel(
     L, dim, dim_per_group, n_ckpt,
     N: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, CHUNK: tl.constexpr,
     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
-    B_VAR: tl.constexpr, C_VAR: tl.constexpr, GATE: tl.constexpr,
+    B_VAR: tl.constexpr, C_VAR: tl.constexpr, GATE: tl.constexpr, REVERSE: tl.constexpr,
 ):
     pid_b, pid_g, pid_d = tl.program_id(0), tl.program_id(1), tl.program_id(2)
     groups = dim // dim_per_group
@@ -82,19 +90,20 @@ def _scan_fwd_kernel(
     bc = ((pid_b * groups + pid_g) * N + n) * L
     h = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32)
     for t in range(0, L):
-        u = tl.load(u_ptr + seq + t, mask=d_mask, other=0.0).to(tl.float32)
-        pre, dt = _load_dt(delta_ptr + seq + t, bias, d_mask, HAS_BIAS, SOFTPLUS)
+        p = _position(t, L, REVERSE)
+        u = tl.load(u_ptr + seq + p, mask=d_mask, other=0.0).to(tl.float32)
+        pre, dt = _load_dt(delta_ptr + seq + p, bias, d_mask, HAS_BIAS, SOFTPLUS)
         if B_VAR:
-            Bt = tl.load(B_ptr + bc + t, mask=n_mask, other=0.0).to(tl.float32)[None, :]
+            Bt = tl.load(B_ptr + bc + p, mask=n_mask, other=0.0).to(tl.float32)[None, :]
         if C_VAR:
-            Ct = tl.load(C_ptr + bc + t, mask=n_mask, other=0.0).to(tl.float32)[None, :]
+            Ct = tl.load(C_ptr + bc + p, mask=n_mask, other=0.0).to(tl.float32)[None, :]
         h = tl.exp2(dt[:, None] * A2) * h + (dt * u)[:, None] * Bt
         y = tl.sum(h * Ct, axis=1)
         if HAS_D:
             y += Dv * u
         if HAS_Z:
-            y *= _gate(tl.load(z_ptr + seq + t, mask=d_mask, other=0.0).to(tl.float32), GATE)
-        tl.store(out_ptr + seq + t, y.to(out_ptr.dtype.element_ty), mask=d_mask)
+            y *= _gate(tl.load(z_ptr + seq + p, mask=d_mask, other=0.0).to(tl.float32), GATE)
+        tl.store(out_ptr + seq + p, y.to(out_ptr.dtype.element_ty), mask=d_mask)
         if (t % CHUNK == CHUNK - 1) or (t == L - 1):
             ck = ((pid_b * dim + d[:, None]) * n_ckpt + t // CHUNK) * N + n[None, :]
             tl.store(ckpt_ptr + ck, h, mask=dn_mask)
@@ -107,7 +116,7 @@ def _scan_bwd_kernel(
     L, dim, dim_per_group, n_ckpt,
     N: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, CHUNK: tl.constexpr,
     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
-    B_VAR: tl.constexpr, C_VAR: tl.constexpr, GATE: tl.constexpr,
+    B_VAR: tl.constexpr, C_VAR: tl.constexpr, GATE: tl.constexpr, REVERSE: tl.constexpr,
 ):
     pid_b, pid_g, pid_d = tl.program_id(0), tl.program_id(1), tl.program_id(2)
     groups = dim // dim_per_group
@@ -140,35 +149,37 @@ def _scan_bwd_kernel(
         h = tl.load(ckpt_ptr + ck, mask=dn_mask & (c > 0), other=0.0)
         for i in range(0, CHUNK):  # recompute h_{t-1} for every t of the chunk
             t = c * CHUNK + i
+            p = _position(t, L, REVERSE)
             valid = d_mask & (t < L)
             tl.store(scratch_ptr + scr + i * BLOCK_N, h, mask=dn_mask)
-            u = tl.load(u_ptr + seq + t, mask=valid, other=0.0).to(tl.float32)
-            pre, dt = _load_dt(delta_ptr + seq + t, bias, valid, HAS_BIAS, SOFTPLUS)
+            u = tl.load(u_ptr + seq + p, mask=valid, other=0.0).to(tl.float32)
+            pre, dt = _load_dt(delta_ptr + seq + p, bias, valid, HAS_BIAS, SOFTPLUS)
             if B_VAR:
-                Bt = tl.load(B_ptr + bc + t, mask=n_mask & (t < L), other=0.0).to(tl.float32)[None, :]
+                Bt = tl.load(B_ptr + bc + p, mask=n_mask & (t < L), other=0.0).to(tl.float32)[None, :]
             h = tl.exp2(dt[:, None] * A2) * h + (dt * u)[:, None] * Bt
         tl.debug_barrier()
         for i in range(0, CHUNK):  # adjoint, backwards through the chunk
             j = CHUNK - 1 - i
             t = c * CHUNK + j
+            p = _position(t, L, REVERSE)
             in_seq = t < L
             valid = d_mask & in_seq
             h_prev = tl.load(scratch_ptr + scr + j * BLOCK_N, mask=dn_mask, other=0.0)
-            u = tl.load(u_ptr + seq + t, mask=valid, other=0.0).to(tl.float32)
-            pre, dt = _load_dt(delta_ptr + seq + t, bias, valid, HAS_BIAS, SOFTPLUS)
+            u = tl.load(u_ptr + seq + p, mask=valid, other=0.0).to(tl.float32)
+            pre, dt = _load_dt(delta_ptr + seq + p, bias, valid, HAS_BIAS, SOFTPLUS)
             if B_VAR:
-                Bt = tl.load(B_ptr + bc + t, mask=n_mask & in_seq, other=0.0).to(tl.float32)[None, :]
+                Bt = tl.load(B_ptr + bc + p, mask=n_mask & in_seq, other=0.0).to(tl.float32)[None, :]
             if C_VAR:
-                Ct = tl.load(C_ptr + bc + t, mask=n_mask & in_seq, other=0.0).to(tl.float32)[None, :]
+                Ct = tl.load(C_ptr + bc + p, mask=n_mask & in_seq, other=0.0).to(tl.float32)[None, :]
             decay = tl.exp2(dt[:, None] * A2)
             h = decay * h_prev + (dt * u)[:, None] * Bt
-            dout = tl.load(dout_ptr + seq + t, mask=valid, other=0.0).to(tl.float32)
+            dout = tl.load(dout_ptr + seq + p, mask=valid, other=0.0).to(tl.float32)
             if HAS_Z:
-                zt = tl.load(z_ptr + seq + t, mask=valid, other=0.0).to(tl.float32)
+                zt = tl.load(z_ptr + seq + p, mask=valid, other=0.0).to(tl.float32)
                 y = tl.sum(h * Ct, axis=1)
                 if HAS_D:
                     y += Dv * u
-                tl.store(dz_ptr + seq + t, (dout * y * _gate_grad(zt, GATE)).to(dz_ptr.dtype.element_ty), mask=valid)
+                tl.store(dz_ptr + seq + p, (dout * y * _gate_grad(zt, GATE)).to(dz_ptr.dtype.element_ty), mask=valid)
                 dout = dout * _gate(zt, GATE)
             g = dout[:, None] * Ct + g_next
             term = g * decay * h_prev
@@ -180,18 +191,18 @@ def _scan_bwd_kernel(
                 du += Dv * dout
                 dD_acc += dout * u
             if B_VAR:
-                tl.atomic_add(dB_ptr + bc + t, tl.sum(g * (dt * u)[:, None], axis=0), mask=n_mask & in_seq)
+                tl.atomic_add(dB_ptr + bc + p, tl.sum(g * (dt * u)[:, None], axis=0), mask=n_mask & in_seq)
             else:
                 dB_acc += g * (dt * u)[:, None]
             if C_VAR:
-                tl.atomic_add(dC_ptr + bc + t, tl.sum(dout[:, None] * h, axis=0), mask=n_mask & in_seq)
+                tl.atomic_add(dC_ptr + bc + p, tl.sum(dout[:, None] * h, axis=0), mask=n_mask & in_seq)
             else:
                 dC_acc += dout[:, None] * h
             if SOFTPLUS:
                 ddt = tl.where(pre <= 20.0, ddt * tl.sigmoid(pre), ddt)
             dbias_acc += tl.where(valid, ddt, 0.0)
-            tl.store(du_ptr + seq + t, du.to(du_ptr.dtype.element_ty), mask=valid)
-            tl.store(ddelta_ptr + seq + t, ddt.to(ddelta_ptr.dtype.element_ty), mask=valid)
+            tl.store(du_ptr + seq + p, du.to(du_ptr.dtype.element_ty), mask=valid)
+            tl.store(ddelta_ptr + seq + p, ddt.to(ddelta_ptr.dtype.element_ty), mask=valid)
             g_next = decay * g
         tl.debug_barrier()
     dn = d[:, None] * N + n[None, :]
@@ -219,7 +230,7 @@ def _groups(B: torch.Tensor, C: torch.Tensor) -> int:
     return next((t.shape[1] for t in (B, C) if t.dim() == 4), 1)
 
 
-def _meta(u, A, B, C, D, z, delta_bias, softplus, gate_id, block_d, chunk):
+def _meta(u, A, B, C, D, z, delta_bias, softplus, gate_id, reverse, block_d, chunk):
     batch, dim, L = u.shape
     N = A.shape[-1]
     groups = _groups(B, C)
@@ -231,15 +242,15 @@ def _meta(u, A, B, C, D, z, delta_bias, softplus, gate_id, block_d, chunk):
     flags = dict(
         N=N, BLOCK_D=block_d, BLOCK_N=block_n, CHUNK=chunk, HAS_D=D is not None, HAS_Z=z is not None,
         HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus, B_VAR=B.dim() == 4, C_VAR=C.dim() == 4,
-        GATE=gate_id,
+        GATE=gate_id, REVERSE=reverse,
     )
     return grid, flags, (L, dim, dim_per_group, triton.cdiv(L, chunk))
 
 
-def scan_fwd(u, delta, A, B, C, D, z, delta_bias, softplus: bool, gate_id: int,
+def scan_fwd(u, delta, A, B, C, D, z, delta_bias, softplus: bool, gate_id: int, reverse: bool = False,
              block_d: int | None = None, chunk: int | None = None):
     """Returns (out in u.dtype, fp32 checkpoints (batch, dim, n_chunks, N); the last is the final state)."""
-    grid, flags, sizes = _meta(u, A, B, C, D, z, delta_bias, softplus, gate_id, block_d, chunk)
+    grid, flags, sizes = _meta(u, A, B, C, D, z, delta_bias, softplus, gate_id, reverse, block_d, chunk)
     out = torch.empty_like(u)
     ckpt = u.new_empty(u.shape[0], u.shape[1], sizes[-1], A.shape[-1], dtype=torch.float32)
     torch.library.wrap_triton(_scan_fwd_kernel)[grid](
@@ -248,10 +259,10 @@ def scan_fwd(u, delta, A, B, C, D, z, delta_bias, softplus: bool, gate_id: int,
     return out, ckpt
 
 
-def scan_bwd(dout, u, delta, A, B, C, D, z, delta_bias, ckpt, softplus: bool, gate_id: int,
+def scan_bwd(dout, u, delta, A, B, C, D, z, delta_bias, ckpt, softplus: bool, gate_id: int, reverse: bool = False,
              block_d: int | None = None, chunk: int | None = None):
     """Gradients (du, ddelta, dA, dB, dC, dD, dz, ddelta_bias), None where the input is absent."""
-    grid, flags, sizes = _meta(u, A, B, C, D, z, delta_bias, softplus, gate_id, block_d, chunk)
+    grid, flags, sizes = _meta(u, A, B, C, D, z, delta_bias, softplus, gate_id, reverse, block_d, chunk)
     f32 = dict(dtype=torch.float32, device=u.device)
     scratch = torch.empty(u.shape[0], u.shape[1], flags["CHUNK"], flags["BLOCK_N"], **f32)
     du, ddelta = torch.empty_like(u), torch.empty_like(delta)

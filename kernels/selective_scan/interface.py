@@ -95,6 +95,7 @@ def selective_scan_fn(
     return_last_state: bool = False,
     gate_act: str = "silu",
     backend: str = "auto",
+    reverse: bool = False,
 ):
     """Mamba S6 selective scan, same semantics as ``mamba_ssm.selective_scan_fn``.
 
@@ -103,7 +104,8 @@ def selective_scan_fn(
     B, C (batch, groups, N, L), (batch, N, L) or fixed (dim, N); D, delta_bias (dim,). Returns out
     (u's dtype) and, if asked, the final state (batch, dim, N) in fp32, through which no gradient flows.
     backend: "triton" (fused kernels), "torch" (fast chunked PyTorch), "reference" (sequential
-    loop), "auto" (triton on CUDA, torch otherwise).
+    loop), "auto" (triton on CUDA, torch otherwise). reverse=True scans from the last position to the
+    first, i.e. flip(scan(flip(inputs))), without flipped copies on the triton backend.
     """
     if torch.jit.is_tracing():  # fvcore's jit trace: shape checks would only add TracerWarnings
         B, C = (t.unsqueeze(1) if t.dim() == 3 else t for t in (B, C))
@@ -112,7 +114,12 @@ def selective_scan_fn(
     if backend == "auto":
         backend = "triton" if u.device.type == "cuda" else "torch"
     if backend == "reference":
-        return selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, gate_act)
+        if reverse:
+            u, delta, B, C, z = (t.flip(-1) if t is not None and t.dim() >= 3 else t for t in (u, delta, B, C, z))
+        result = selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, gate_act)
+        if not reverse:
+            return result
+        return (result[0].flip(-1), result[1]) if return_last_state else result.flip(-1)
     args = [t.contiguous() if t is not None else None for t in (u, delta, A, B, C, D, z, delta_bias)]
-    out, ckpt = selective_scan(*args, bool(delta_softplus), gate_act, backend)
+    out, ckpt = selective_scan(*args, bool(delta_softplus), gate_act, bool(reverse), backend)
     return (out, ckpt[:, :, -1]) if return_last_state else out

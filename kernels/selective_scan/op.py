@@ -26,17 +26,26 @@ def _num_checkpoints(L: int, backend: str) -> int:
 @torch.library.triton_op(f"{_NS}::selective_scan", mutates_args=())
 def selective_scan(
     u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor], z: Optional[Tensor],
-    delta_bias: Optional[Tensor], delta_softplus: bool, gate_act: str, backend: str,
+    delta_bias: Optional[Tensor], delta_softplus: bool, gate_act: str, reverse: bool, backend: str,
 ) -> tuple[Tensor, Tensor]:
     """Returns (out, fp32 state checkpoints (batch, dim, n, d_state)); the last checkpoint is the final state."""
     if backend == "triton":
-        return fused.scan_fwd(u, delta, A, B, C, D, z, delta_bias, delta_softplus, GATE_IDS[gate_act])
+        return fused.scan_fwd(u, delta, A, B, C, D, z, delta_bias, delta_softplus, GATE_IDS[gate_act], reverse)
+    u, delta, B, C, z = _flip_seq(reverse, u, delta, B, C, z)
     out, last = chunked.scan_fwd(u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act)
+    (out,) = _flip_seq(reverse, out)
     return out, last.unsqueeze(2)
 
 
+def _flip_seq(reverse: bool, *tensors):
+    """The torch backend scans backwards by flipping time (CPU: the copies are cheap next to the scan)."""
+    if not reverse:
+        return tensors
+    return tuple(t.flip(-1) if t is not None and t.dim() >= 3 else t for t in tensors)
+
+
 @selective_scan.register_fake
-def _(u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act, backend):
+def _(u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act, reverse, backend):
     n = _num_checkpoints(u.shape[-1], backend)
     acc = torch.float64 if u.dtype == torch.float64 else torch.float32
     return torch.empty_like(u), u.new_empty(u.shape[0], u.shape[1], n, A.shape[-1], dtype=acc)
@@ -46,26 +55,33 @@ def _(u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act, backend):
 def selective_scan_bwd(
     dout: Tensor, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor],
     z: Optional[Tensor], delta_bias: Optional[Tensor], ckpt: Tensor, delta_softplus: bool, gate_act: str,
-    backend: str,
+    reverse: bool, backend: str,
 ) -> list[Tensor]:
     """Gradients (du, ddelta, dA, dB, dC, dD, dz, ddelta_bias); absent inputs get empty tensors."""
     if backend == "triton":
-        grads = fused.scan_bwd(dout, u, delta, A, B, C, D, z, delta_bias, ckpt, delta_softplus, GATE_IDS[gate_act])
+        grads = fused.scan_bwd(
+            dout, u, delta, A, B, C, D, z, delta_bias, ckpt, delta_softplus, GATE_IDS[gate_act], reverse
+        )
     else:
-        grads = chunked.scan_bwd(dout, u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act)
+        dout, u, delta, B, C, z = _flip_seq(reverse, dout, u, delta, B, C, z)
+        du, ddelta, dA, dB, dC, dD, dz, ddelta_bias = chunked.scan_bwd(
+            dout, u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act
+        )
+        du, ddelta, dB, dC, dz = _flip_seq(reverse, du, ddelta, dB, dC, dz)
+        grads = (du, ddelta, dA, dB, dC, dD, dz, ddelta_bias)
     return [g if g is not None else u.new_empty(0) for g in grads]
 
 
 @selective_scan_bwd.register_fake
-def _(dout, u, delta, A, B, C, D, z, delta_bias, ckpt, delta_softplus, gate_act, backend):
+def _(dout, u, delta, A, B, C, D, z, delta_bias, ckpt, delta_softplus, gate_act, reverse, backend):
     like = (u, delta, A, B, C, D, z, delta_bias)
     return [torch.empty_like(t) if t is not None else u.new_empty(0) for t in like]
 
 
 def _setup_context(ctx, inputs, output):
-    u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act, backend = inputs
+    u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act, reverse, backend = inputs
     ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, output[1])
-    ctx.flags = (delta_softplus, gate_act, backend)
+    ctx.flags = (delta_softplus, gate_act, reverse, backend)
 
 
 def _backward(ctx, dout, _dckpt):
@@ -73,7 +89,7 @@ def _backward(ctx, dout, _dckpt):
     u, delta, A, B, C, D, z, delta_bias, ckpt = ctx.saved_tensors
     grads = selective_scan_bwd(dout.contiguous(), u, delta, A, B, C, D, z, delta_bias, ckpt, *ctx.flags)
     present = (u, delta, A, B, C, D, z, delta_bias)
-    return (*(g if t is not None else None for g, t in zip(grads, present)), None, None, None)
+    return (*(g if t is not None else None for g, t in zip(grads, present)), None, None, None, None)
 
 
 selective_scan.register_autograd(_backward, setup_context=_setup_context)

@@ -2,7 +2,7 @@
 
 Shared ``in_proj`` (to x and z) and ``out_proj``; each direction has its own causal depthwise conv,
 ``x_proj``, ``dt_proj``, ``A_log`` and ``D`` (``*_b`` for the backward direction, which reads the
-sequence reversed). Both directions are gated by the same act(z) and averaged before ``out_proj``:
+sequence reversed). ``scan_backend`` picks the kernels ('auto', 'triton', 'torch', 'reference'). Both directions are gated by the same act(z) and averaged before ``out_proj``:
 out = out_proj(act(z) * (ssm_f(x) + flip(ssm_b(flip(x)))) / 2).
 """
 from __future__ import annotations
@@ -42,6 +42,7 @@ class BiMambaMixer(nn.Module):
         self.gate_act = gate_act
         self.divide_out = divide_out
         self.scan_backend = scan_backend
+        self.conv_backend = scan_backend  # the same choice for the conv kernel
         E, N, R = self.d_inner, d_state, self.dt_rank
         # parameter order follows the official state_dict: A_log, D, A_b_log, D_b, then modules
         self.A_log = nn.Parameter(torch.log(torch.arange(1, N + 1, dtype=torch.float32)).repeat(E, 1))
@@ -60,24 +61,26 @@ class BiMambaMixer(nn.Module):
             init_dt_proj(dt_proj, R, dt_min, dt_max, dt_init_floor)
 
     def _branch(self, x: torch.Tensor, z: torch.Tensor, suffix: str) -> torch.Tensor:
-        """One scan direction on (batch, E, L) x and z, in that direction's order."""
+        """One direction on (batch, E, L) x and z in image order; '_b' convolves and scans backwards
+        (the official code flips x and z; reversed kernels give the same result without the copies)."""
+        reverse = suffix == "_b"
         conv = getattr(self, "conv1d" + suffix)
         x_proj, dt_proj = getattr(self, "x_proj" + suffix), getattr(self, "dt_proj" + suffix)
         A = -torch.exp(getattr(self, "A_log" if not suffix else "A_b_log").float())
         D = getattr(self, "D" + suffix).float()
-        x = causal_conv1d_fn(x, conv.weight.squeeze(1), conv.bias, activation="silu")
+        x = causal_conv1d_fn(x, conv.weight.squeeze(1), conv.bias, "silu", reverse, backend=self.conv_backend)
         x_dbl = x_proj(x.transpose(1, 2))  # (batch, L, R + 2N)
         dt, B, C = torch.split(x_dbl, [self.dt_rank, self.d_state, self.d_state], dim=-1)
         delta = (dt @ dt_proj.weight.t()).transpose(1, 2)
         return selective_scan_fn(
             x, delta, A, B.transpose(1, 2), C.transpose(1, 2), D, z=z, delta_bias=dt_proj.bias.float(),
-            delta_softplus=True, gate_act=self.gate_act, backend=self.scan_backend,
+            delta_softplus=True, gate_act=self.gate_act, backend=self.scan_backend, reverse=reverse,
         )
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         xz = self.in_proj(hidden).transpose(1, 2)  # (batch, 2E, L)
         x, z = xz.chunk(2, dim=1)
-        y = self._branch(x, z, "") + self._branch(x.flip(-1), z.flip(-1), "_b").flip(-1)
+        y = self._branch(x, z, "") + self._branch(x, z, "_b")
         if self.divide_out:
             y = y / 2
         return self.out_proj(y.transpose(1, 2))
