@@ -162,7 +162,7 @@ def test_triton_path_matches_torch_path():
     """The GPU path (reversed conv and scan kernels, no flipped copies) equals the CPU path."""
     torch.manual_seed(0)
     x = torch.randn(2, 3, 48, 48)
-    models = {b: timm.create_model("vim_tiny", depth=1, img_size=48, num_classes=4, scan_backend=b) for b in ("torch", "triton")}
+    models = {b: timm.create_model("vim_tiny", depth=1, img_size=48, num_classes=4, kernel_backend=b) for b in ("torch", "triton")}
     models["triton"].load_state_dict(models["torch"].state_dict())
     outs = {}
     for backend, model in models.items():

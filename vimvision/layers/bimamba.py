@@ -2,7 +2,7 @@
 
 Shared ``in_proj`` (to x and z) and ``out_proj``; each direction has its own causal depthwise conv,
 ``x_proj``, ``dt_proj``, ``A_log`` and ``D`` (``*_b`` for the backward direction, which reads the
-sequence reversed). ``scan_backend`` picks the kernels ('auto', 'triton', 'torch', 'reference'). Both directions are gated by the same act(z) and averaged before ``out_proj``:
+sequence reversed). ``kernel_backend`` picks the kernels ('auto', 'triton', 'torch', 'reference'). Both directions are gated by the same act(z) and averaged before ``out_proj``:
 out = out_proj(act(z) * (ssm_f(x) + flip(ssm_b(flip(x)))) / 2).
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ class BiMambaMixer(nn.Module):
         dt_init_floor: float = 1e-4,
         gate_act: str = "silu",
         divide_out: bool = True,
-        scan_backend: str = "auto",
+        kernel_backend: str = "auto",
     ):
         super().__init__()
         self.d_inner = expand * dim
@@ -41,8 +41,7 @@ class BiMambaMixer(nn.Module):
         self.dt_rank = math.ceil(dim / 16) if dt_rank == "auto" else int(dt_rank)
         self.gate_act = gate_act
         self.divide_out = divide_out
-        self.scan_backend = scan_backend
-        self.conv_backend = scan_backend  # the same choice for the conv kernel
+        self.kernel_backend = kernel_backend
         E, N, R = self.d_inner, d_state, self.dt_rank
         # parameter order follows the official state_dict: A_log, D, A_b_log, D_b, then modules
         self.A_log = nn.Parameter(torch.log(torch.arange(1, N + 1, dtype=torch.float32)).repeat(E, 1))
@@ -68,13 +67,13 @@ class BiMambaMixer(nn.Module):
         x_proj, dt_proj = getattr(self, "x_proj" + suffix), getattr(self, "dt_proj" + suffix)
         A = -torch.exp(getattr(self, "A_log" if not suffix else "A_b_log").float())
         D = getattr(self, "D" + suffix).float()
-        x = causal_conv1d_fn(x, conv.weight.squeeze(1), conv.bias, "silu", reverse, backend=self.conv_backend)
+        x = causal_conv1d_fn(x, conv.weight.squeeze(1), conv.bias, "silu", reverse, backend=self.kernel_backend)
         x_dbl = x_proj(x.transpose(1, 2))  # (batch, L, R + 2N)
         dt, B, C = torch.split(x_dbl, [self.dt_rank, self.d_state, self.d_state], dim=-1)
         delta = (dt @ dt_proj.weight.t()).transpose(1, 2)
         return selective_scan_fn(
             x, delta, A, B.transpose(1, 2), C.transpose(1, 2), D, z=z, delta_bias=dt_proj.bias.float(),
-            delta_softplus=True, gate_act=self.gate_act, backend=self.scan_backend, reverse=reverse,
+            delta_softplus=True, gate_act=self.gate_act, backend=self.kernel_backend, reverse=reverse,
         )
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:

@@ -61,15 +61,17 @@ class StridedPatchEmbed(nn.Module):
 class VimBlock(nn.Module):
     """residual += drop_path(hidden); hidden = mixer(RmsNorm(residual)); the residual kept in fp32."""
 
-    def __init__(self, dim: int, mixer: nn.Module, drop_path: float, norm_eps: float):
+    def __init__(self, dim: int, mixer: nn.Module, drop_path: float, norm_eps: float, kernel_backend: str = "auto"):
         super().__init__()
+        self.kernel_backend = kernel_backend
         self.mixer = mixer
         self.norm = RmsNorm(dim, eps=norm_eps)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
     def forward(self, hidden: torch.Tensor, residual: Optional[torch.Tensor]):
         incoming = hidden if residual is None else self.drop_path(hidden)
-        normed, residual = add_norm_fn(incoming, residual, self.norm.weight, None, self.norm.eps)
+        normed, residual = add_norm_fn(incoming, residual, self.norm.weight, None, self.norm.eps,
+                                       backend=self.kernel_backend)
         return self.mixer(normed), residual
 
 
@@ -77,7 +79,8 @@ class Vim(nn.Module):
     """Vision Mamba with the official architecture and parameter names.
 
     global_pool: 'token' takes the class token (the official head); 'avg' averages all tokens;
-    '' returns the token sequence. The official ``final_pool_type='mean'`` flag has no effect in the
+    '' returns the token sequence. kernel_backend: 'auto' (Triton on CUDA, PyTorch elsewhere),
+    'triton', 'torch' or 'reference', for the scan, conv and add+norm kernels. The official ``final_pool_type='mean'`` flag has no effect in the
     released models (they always take the class token), so it has no equivalent here.
     """
 
@@ -99,7 +102,7 @@ class Vim(nn.Module):
         norm_eps: float = 1e-5,
         rescale_prenorm_residual: bool = True,
         dynamic_img_size: bool = False,
-        scan_backend: str = "auto",
+        kernel_backend: str = "auto",
     ):
         super().__init__()
         if global_pool not in GLOBAL_POOLS:
@@ -110,6 +113,7 @@ class Vim(nn.Module):
         self.num_features = self.head_hidden_size = self.embed_dim = embed_dim
         self.num_prefix_tokens = 1
         self.grad_checkpointing = False
+        self.kernel_backend = kernel_backend
         # parameter order follows the official state_dict
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.patch_embed = StridedPatchEmbed(img_size, patch_size, stride, in_chans, embed_dim, dynamic_img_size)
@@ -119,10 +123,10 @@ class Vim(nn.Module):
         self.head_drop = nn.Dropout(drop_rate)
         self.head = nn.Linear(embed_dim, num_classes) if num_classes > 0 else nn.Identity()
         rates = torch.linspace(0, drop_path_rate, depth).tolist()
-        mixer = partial(BiMambaMixer, d_state=d_state, expand=expand, gate_act=gate_act, scan_backend=scan_backend)
+        mixer = partial(BiMambaMixer, d_state=d_state, expand=expand, gate_act=gate_act, kernel_backend=kernel_backend)
         # as the official code: block i drops the previous mixer's output with rate rates[i - 1]
         self.layers = nn.ModuleList(
-            VimBlock(embed_dim, mixer(embed_dim), ([0.0] + rates)[i], norm_eps) for i in range(depth)
+            VimBlock(embed_dim, mixer(embed_dim), ([0.0] + rates)[i], norm_eps, kernel_backend) for i in range(depth)
         )
         self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity()
         self.norm_f = RmsNorm(embed_dim, eps=norm_eps)
@@ -206,7 +210,8 @@ class Vim(nn.Module):
         return layer(hidden, residual)
 
     def _final_norm(self, hidden: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        normed, _ = add_norm_fn(self.drop_path(hidden), residual, self.norm_f.weight, None, self.norm_f.eps)
+        normed, _ = add_norm_fn(self.drop_path(hidden), residual, self.norm_f.weight, None, self.norm_f.eps,
+                                backend=self.kernel_backend)
         return normed
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
