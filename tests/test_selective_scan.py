@@ -41,6 +41,7 @@ TRITON_CASES = [
     Case(L=17, gate_act="identity", dim=12, groups=3),
     Case(L=29, dtype=BF16, d_state=16),
     Case(L=29, dtype=F16, d_state=1, groups=2),
+    Case(L=9, d_state=64, dim=4),
     Case(L=67, reverse=True, d_state=4, groups=2),
     Case(L=21, reverse=True, b_var=False, d_state=1),
 ]

@@ -64,6 +64,30 @@ def _load_dt(delta_ptr, bias, mask, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constex
 
 
 @triton.jit
+def _program_setup(A_ptr, B_ptr, C_ptr, D_ptr, bias_ptr, L, dim, dim_per_group,
+                   N: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, HAS_D: tl.constexpr,
+                   HAS_BIAS: tl.constexpr, B_VAR: tl.constexpr, C_VAR: tl.constexpr):
+    """This program's channels (one block inside one group), states, per-channel parameters in fp32,
+    fixed B / C tiles (zeros when input-dependent) and the base offsets of its sequences."""
+    pid_b, pid_g, pid_d = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+    d_loc = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
+    d_mask = d_loc < dim_per_group
+    d = pid_g * dim_per_group + d_loc
+    n = tl.arange(0, BLOCK_N)
+    n_mask = n < N
+    dn_mask = d_mask[:, None] & n_mask[None, :]
+    dn = d[:, None] * N + n[None, :]
+    A = tl.load(A_ptr + dn, mask=dn_mask, other=0.0).to(tl.float32)
+    Dv = tl.load(D_ptr + d, mask=d_mask, other=0.0).to(tl.float32) if HAS_D else tl.zeros([BLOCK_D], dtype=tl.float32)
+    bias = tl.load(bias_ptr + d, mask=d_mask, other=0.0).to(tl.float32) if HAS_BIAS else tl.zeros([BLOCK_D], dtype=tl.float32)
+    Bt = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32) if B_VAR else tl.load(B_ptr + dn, mask=dn_mask, other=0.0).to(tl.float32)
+    Ct = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32) if C_VAR else tl.load(C_ptr + dn, mask=dn_mask, other=0.0).to(tl.float32)
+    seq = (pid_b * dim + d) * L
+    bc = ((pid_b * (dim // dim_per_group) + pid_g) * N + n) * L
+    return pid_b, d, d_mask, n, n_mask, dn_mask, A, Dv, bias, Bt, Ct, seq, bc
+
+
+@triton.jit
 def _scan_fwd_kernel(
     u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, out_ptr, ckpt_ptr,
     L, dim, dim_per_group, n_ckpt,
@@ -71,34 +95,26 @@ def _scan_fwd_kernel(
     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
     B_VAR: tl.constexpr, C_VAR: tl.constexpr, GATE: tl.constexpr, REVERSE: tl.constexpr,
 ):
-    pid_b, pid_g, pid_d = tl.program_id(0), tl.program_id(1), tl.program_id(2)
-    groups = dim // dim_per_group
-    d_loc = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
-    d_mask = d_loc < dim_per_group
-    d = pid_g * dim_per_group + d_loc
-    n = tl.arange(0, BLOCK_N)
-    n_mask = n < N
-    dn_mask = d_mask[:, None] & n_mask[None, :]
-    A2 = tl.load(A_ptr + d[:, None] * N + n[None, :], mask=dn_mask, other=0.0).to(tl.float32) * 1.4426950408889634
-    Dv = tl.load(D_ptr + d, mask=d_mask, other=0.0).to(tl.float32) if HAS_D else 0.0
-    bias = tl.load(bias_ptr + d, mask=d_mask, other=0.0).to(tl.float32) if HAS_BIAS else 0.0
-    if not B_VAR:
-        Bt = tl.load(B_ptr + d[:, None] * N + n[None, :], mask=dn_mask, other=0.0).to(tl.float32)
-    if not C_VAR:
-        Ct = tl.load(C_ptr + d[:, None] * N + n[None, :], mask=dn_mask, other=0.0).to(tl.float32)
-    seq = (pid_b * dim + d) * L
-    bc = ((pid_b * groups + pid_g) * N + n) * L
+    pid_b, d, d_mask, n, n_mask, dn_mask, A, Dv, bias, Bt, Ct, seq, bc = _program_setup(
+        A_ptr, B_ptr, C_ptr, D_ptr, bias_ptr, L, dim, dim_per_group,
+        N, BLOCK_D, BLOCK_N, HAS_D, HAS_BIAS, B_VAR, C_VAR,
+    )
+    A2 = A * 1.4426950408889634
     h = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32)
     for t in range(0, L):
         p = _position(t, L, REVERSE)
         u = tl.load(u_ptr + seq + p, mask=d_mask, other=0.0).to(tl.float32)
         pre, dt = _load_dt(delta_ptr + seq + p, bias, d_mask, HAS_BIAS, SOFTPLUS)
         if B_VAR:
-            Bt = tl.load(B_ptr + bc + p, mask=n_mask, other=0.0).to(tl.float32)[None, :]
+            b_t = tl.load(B_ptr + bc + p, mask=n_mask, other=0.0).to(tl.float32)[None, :]
+        else:
+            b_t = Bt
         if C_VAR:
-            Ct = tl.load(C_ptr + bc + p, mask=n_mask, other=0.0).to(tl.float32)[None, :]
-        h = tl.exp2(dt[:, None] * A2) * h + (dt * u)[:, None] * Bt
-        y = tl.sum(h * Ct, axis=1)
+            c_t = tl.load(C_ptr + bc + p, mask=n_mask, other=0.0).to(tl.float32)[None, :]
+        else:
+            c_t = Ct
+        h = tl.exp2(dt[:, None] * A2) * h + (dt * u)[:, None] * b_t
+        y = tl.sum(h * c_t, axis=1)
         if HAS_D:
             y += Dv * u
         if HAS_Z:
@@ -118,26 +134,13 @@ def _scan_bwd_kernel(
     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
     B_VAR: tl.constexpr, C_VAR: tl.constexpr, GATE: tl.constexpr, REVERSE: tl.constexpr,
 ):
-    pid_b, pid_g, pid_d = tl.program_id(0), tl.program_id(1), tl.program_id(2)
-    groups = dim // dim_per_group
-    d_loc = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
-    d_mask = d_loc < dim_per_group
-    d = pid_g * dim_per_group + d_loc
-    n = tl.arange(0, BLOCK_N)
-    n_mask = n < N
-    dn_mask = d_mask[:, None] & n_mask[None, :]
-    A = tl.load(A_ptr + d[:, None] * N + n[None, :], mask=dn_mask, other=0.0).to(tl.float32)
+    pid_b, d, d_mask, n, n_mask, dn_mask, A, Dv, bias, Bt, Ct, seq, bc = _program_setup(
+        A_ptr, B_ptr, C_ptr, D_ptr, bias_ptr, L, dim, dim_per_group,
+        N, BLOCK_D, BLOCK_N, HAS_D, HAS_BIAS, B_VAR, C_VAR,
+    )
     A2 = A * 1.4426950408889634
-    Dv = tl.load(D_ptr + d, mask=d_mask, other=0.0).to(tl.float32) if HAS_D else 0.0
-    bias = tl.load(bias_ptr + d, mask=d_mask, other=0.0).to(tl.float32) if HAS_BIAS else 0.0
-    if not B_VAR:
-        Bt = tl.load(B_ptr + d[:, None] * N + n[None, :], mask=dn_mask, other=0.0).to(tl.float32)
-        dB_acc = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32)
-    if not C_VAR:
-        Ct = tl.load(C_ptr + d[:, None] * N + n[None, :], mask=dn_mask, other=0.0).to(tl.float32)
-        dC_acc = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32)
-    seq = (pid_b * dim + d) * L
-    bc = ((pid_b * groups + pid_g) * N + n) * L
+    dB_acc = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32)  # fixed B / C: summed over (batch, L)
+    dC_acc = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32)
     scr = (pid_b * dim + d[:, None]) * (CHUNK * BLOCK_N) + n[None, :]
     g_next = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32)  # a_{t+1} * g_{t+1}
     dA_acc = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32)
@@ -155,8 +158,10 @@ def _scan_bwd_kernel(
             u = tl.load(u_ptr + seq + p, mask=valid, other=0.0).to(tl.float32)
             pre, dt = _load_dt(delta_ptr + seq + p, bias, valid, HAS_BIAS, SOFTPLUS)
             if B_VAR:
-                Bt = tl.load(B_ptr + bc + p, mask=n_mask & (t < L), other=0.0).to(tl.float32)[None, :]
-            h = tl.exp2(dt[:, None] * A2) * h + (dt * u)[:, None] * Bt
+                b_t = tl.load(B_ptr + bc + p, mask=n_mask & (t < L), other=0.0).to(tl.float32)[None, :]
+            else:
+                b_t = Bt
+            h = tl.exp2(dt[:, None] * A2) * h + (dt * u)[:, None] * b_t
         tl.debug_barrier()
         for i in range(0, CHUNK):  # adjoint, backwards through the chunk
             j = CHUNK - 1 - i
@@ -168,23 +173,27 @@ def _scan_bwd_kernel(
             u = tl.load(u_ptr + seq + p, mask=valid, other=0.0).to(tl.float32)
             pre, dt = _load_dt(delta_ptr + seq + p, bias, valid, HAS_BIAS, SOFTPLUS)
             if B_VAR:
-                Bt = tl.load(B_ptr + bc + p, mask=n_mask & in_seq, other=0.0).to(tl.float32)[None, :]
+                b_t = tl.load(B_ptr + bc + p, mask=n_mask & in_seq, other=0.0).to(tl.float32)[None, :]
+            else:
+                b_t = Bt
             if C_VAR:
-                Ct = tl.load(C_ptr + bc + p, mask=n_mask & in_seq, other=0.0).to(tl.float32)[None, :]
+                c_t = tl.load(C_ptr + bc + p, mask=n_mask & in_seq, other=0.0).to(tl.float32)[None, :]
+            else:
+                c_t = Ct
             decay = tl.exp2(dt[:, None] * A2)
-            h = decay * h_prev + (dt * u)[:, None] * Bt
+            h = decay * h_prev + (dt * u)[:, None] * b_t
             dout = tl.load(dout_ptr + seq + p, mask=valid, other=0.0).to(tl.float32)
             if HAS_Z:
                 zt = tl.load(z_ptr + seq + p, mask=valid, other=0.0).to(tl.float32)
-                y = tl.sum(h * Ct, axis=1)
+                y = tl.sum(h * c_t, axis=1)
                 if HAS_D:
                     y += Dv * u
                 tl.store(dz_ptr + seq + p, (dout * y * _gate_grad(zt, GATE)).to(dz_ptr.dtype.element_ty), mask=valid)
                 dout = dout * _gate(zt, GATE)
-            g = dout[:, None] * Ct + g_next
+            g = dout[:, None] * c_t + g_next
             term = g * decay * h_prev
             dA_acc += term * dt[:, None]
-            gB = tl.sum(g * Bt, axis=1)
+            gB = tl.sum(g * b_t, axis=1)
             ddt = tl.sum(term * A, axis=1) + u * gB
             du = dt * gB
             if HAS_D:

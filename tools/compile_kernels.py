@@ -1,0 +1,98 @@
+"""Compile every Triton kernel of vimvision for a GPU architecture, without needing that GPU.
+
+    python tools/compile_kernels.py              # sm_90 (H100)
+    python tools/compile_kernels.py --arch 80    # A100
+
+Triton lowers each kernel to PTX and a cubin with its bundled ptxas, so type and layout errors
+that the CPU interpreter (TRITON_INTERPRET=1) never sees show up here. Exits 1 on any failure.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+if os.environ.get("TRITON_INTERPRET") == "1":
+    sys.exit("tools/compile_kernels.py: unset TRITON_INTERPRET (the interpreter replaces the compiler)")
+
+import triton  # noqa: E402
+from triton.backends.compiler import GPUTarget  # noqa: E402
+from triton.compiler import ASTSource  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from vimvision.kernels.add_norm import fused as add_norm  # noqa: E402
+from vimvision.kernels.causal_conv1d import fused as conv  # noqa: E402
+from vimvision.kernels.selective_scan import fused as scan  # noqa: E402
+
+
+def compile_for_gpu(kernel, types: dict, constexprs: dict, arch: int):
+    """types: runtime argument -> Triton type ('*bf16', 'i32', 'fp32'); every other argument is a constexpr."""
+    names = kernel.arg_names
+    missing = set(names) - types.keys() - constexprs.keys()
+    if missing:
+        raise ValueError(f"{kernel.__name__}: no type or value for {sorted(missing)}")
+    signature = {n: types.get(n, "constexpr") for n in names}
+    src = ASTSource(fn=kernel, signature=signature, constexprs={(names.index(n),): v for n, v in constexprs.items()})
+    return triton.compile(src, target=GPUTarget("cuda", arch, 32))
+
+
+def _scan_cases():
+    flag_sets = [
+        dict(N=16, BLOCK_D=32, BLOCK_N=16, B_VAR=True, C_VAR=True, GATE=0, REVERSE=False, HAS_Z=True),
+        dict(N=1, BLOCK_D=64, BLOCK_N=1, B_VAR=True, C_VAR=True, GATE=2, REVERSE=True, HAS_Z=False),
+        dict(N=5, BLOCK_D=16, BLOCK_N=8, B_VAR=False, C_VAR=False, GATE=1, REVERSE=False, HAS_Z=True),
+        dict(N=64, BLOCK_D=16, BLOCK_N=64, B_VAR=True, C_VAR=False, GATE=3, REVERSE=True, HAS_Z=True),
+    ]
+    acts = {"u_ptr", "delta_ptr", "z_ptr", "out_ptr", "dout_ptr", "du_ptr", "ddelta_ptr", "dz_ptr"}
+    for kernel in (scan._scan_fwd_kernel, scan._scan_bwd_kernel):
+        for act in ("fp32", "bf16"):
+            types = {n: (f"*{act}" if n in acts else "*fp32") for n in kernel.arg_names if n.endswith("_ptr")}
+            types.update(L="i32", dim="i32", dim_per_group="i32", n_ckpt="i32")
+            for flags in flag_sets:
+                yield kernel, types, dict(CHUNK=64, HAS_D=True, HAS_BIAS=True, SOFTPLUS=True, **flags)
+
+
+def _conv_cases():
+    for act in ("fp32", "bf16", "fp16"):
+        for silu, reverse in ((True, False), (False, True)):
+            flags = dict(WIDTH=4, HAS_BIAS=True, SILU=silu, REVERSE=reverse, BLOCK_E=16, BLOCK_L=128)
+            fwd = dict(x_ptr=f"*{act}", w_ptr="*fp32", b_ptr="*fp32", out_ptr=f"*{act}", L="i32", dim="i32")
+            yield conv._conv_fwd_kernel, fwd, flags
+            bwd = {k: v for k, v in fwd.items() if k != "out_ptr"}
+            bwd.update(dout_ptr=f"*{act}", dx_ptr=f"*{act}", dw_part_ptr="*fp32", db_part_ptr="*fp32", n_l_blocks="i32")
+            yield conv._conv_bwd_kernel, bwd, flags
+
+
+def _add_norm_cases():
+    for act in ("fp32", "bf16"):
+        for is_rms, has_bias in ((True, False), (False, True)):
+            yield add_norm._add_norm_fwd_kernel, dict(
+                x_ptr=f"*{act}", res_ptr="*fp32", w_ptr="*fp32", b_ptr="*fp32", out_ptr=f"*{act}",
+                res_out_ptr="*fp32", rstd_ptr="*fp32", M="i32", D="i32", eps="fp32",
+            ), dict(ROWS=8, BLOCK=256, HAS_RES=True, HAS_BIAS=has_bias, IS_RMS=is_rms)
+            yield add_norm._add_norm_bwd_kernel, dict(
+                dout_ptr=f"*{act}", dres_out_ptr="*fp32", res_out_ptr="*fp32", w_ptr="*fp32", rstd_ptr="*fp32",
+                dtotal_ptr="*fp32", dw_part_ptr="*fp32", db_part_ptr="*fp32", M="i32", D="i32",
+            ), dict(ROWS=8, BLOCK=256, HAS_DRES=True, HAS_BIAS=has_bias, IS_RMS=is_rms)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--arch", type=int, default=90, help="CUDA compute capability x10 (80, 89, 90, ...)")
+    args = p.parse_args(argv)
+    failures = 0
+    for kernel, types, constexprs in (*_scan_cases(), *_conv_cases(), *_add_norm_cases()):
+        label = f"{kernel.__name__} {sorted(set(types.values()) - {'i32', 'fp32', '*fp32'}) or ['fp32']} {constexprs}"
+        try:
+            compile_for_gpu(kernel, types, constexprs, args.arch)
+            print(f"ok    {label}")
+        except Exception as e:  # report every failing configuration, not just the first
+            failures += 1
+            print(f"FAIL  {label}\n      {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+    print(f"{failures} of the configurations failed to compile for sm_{args.arch}" if failures else f"all compiled for sm_{args.arch}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
