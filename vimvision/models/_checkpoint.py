@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import torch
@@ -40,8 +41,13 @@ def pick_state_dict(checkpoint: dict, use_ema: bool = False) -> dict:
     return checkpoint
 
 
+def _natural(key: str) -> list:
+    """'layers.2.x' before 'layers.10.x'."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", key)]
+
+
 def _names(keys, limit: int = 12) -> str:
-    keys = sorted(keys)
+    keys = sorted(keys, key=_natural)
     more = f" ... and {len(keys) - limit} more" if len(keys) > limit else ""
     return ", ".join(keys[:limit]) + more
 
