@@ -1,4 +1,5 @@
 """Token mixers and blocks shared by the model families."""
 from .bimamba import BiMambaMixer
+from .ss2d import SS2D
 
-__all__ = ["BiMambaMixer"]
+__all__ = ["BiMambaMixer", "SS2D"]

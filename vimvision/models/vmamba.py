@@ -1,0 +1,438 @@
+"""VMamba (Liu et al., NeurIPS 2024) in timm, faithful to MzeroMiko/VMamba and its checkpoints.
+
+Two designs, with the official parameter names:
+- v2 (the released VMamba-T/S/B, d_state 1 or 2 ratios "sxly"): overlapping conv stem ("v2"),
+  VSS blocks of norm + SS2D (v05_noz: no gate) + drop path, then norm2 + MLP, 3x3 stride-2 conv
+  downsample ("v3"), channel-first by default ('ln2d', as the official runs), channel-last available.
+- v0 (Vanilla-VMamba): 4x4 patch stem, SS2D with d_state 16 and a z gate, no MLP, Swin patch merging,
+  channel-last only. Its release files use older key names, renamed on load as the official loader does.
+"""
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from functools import partial
+from typing import List, Optional, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from timm.layers import DropPath, trunc_normal_
+from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
+from timm.models._features import feature_take_indices
+from torch.utils.checkpoint import checkpoint
+
+from ..layers.ss2d import SS2D, Permute, linear_layer, norm_layer
+from ._checkpoint import load_strict, pick_state_dict, read_checkpoint
+
+__all__ = ["VMamba"]
+
+
+class Mlp(nn.Module):
+    """fc1 -> GELU -> fc2 with 1x1-conv projections when channel-first (official key names)."""
+
+    def __init__(self, dim: int, hidden: int, channel_first: bool):
+        super().__init__()
+        self.fc1 = linear_layer(dim, hidden, True, channel_first)
+        self.act = nn.GELU()
+        self.fc2 = linear_layer(hidden, dim, True, channel_first)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class VSSBlock(nn.Module):
+    """x + drop_path(SS2D(norm(x))), then x + drop_path(MLP(norm2(x))) when mlp_ratio > 0."""
+
+    def __init__(self, dim: int, drop_path: float, mlp_ratio: float, channel_first: bool, **ss2d_kwargs):
+        super().__init__()
+        self.norm = norm_layer(dim, channel_first)
+        self.op = SS2D(dim, channel_first=channel_first, **ss2d_kwargs)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.has_mlp = mlp_ratio > 0
+        if self.has_mlp:
+            self.norm2 = norm_layer(dim, channel_first)
+            self.mlp = Mlp(dim, int(dim * mlp_ratio), channel_first)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.drop_path(self.op(self.norm(x)))
+        if self.has_mlp:
+            x = x + self.drop_path(self.mlp(self.norm2(x)))
+        return x
+
+
+class PatchMerging2D(nn.Module):
+    """Swin patch merging on (batch, H, W, C): 2x2 neighbours concatenated, LayerNorm, Linear 4C -> 2C."""
+
+    def __init__(self, dim: int, out_dim: int):
+        super().__init__()
+        self.reduction = nn.Linear(4 * dim, out_dim, bias=False)
+        self.norm = nn.LayerNorm(4 * dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        H, W = x.shape[1:3]
+        if H % 2 or W % 2:
+            x = F.pad(x, (0, 0, 0, W % 2, 0, H % 2))
+        x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]], dim=-1)
+        return self.reduction(self.norm(x))
+
+
+def _stem(version: str, in_chans: int, dim: int, channel_first: bool) -> nn.Sequential:
+    to_last, to_first = (nn.Identity(), nn.Identity()) if channel_first else (Permute(0, 2, 3, 1), Permute(0, 3, 1, 2))
+    if version == "v1":
+        return nn.Sequential(nn.Conv2d(in_chans, dim, 4, 4), to_last, norm_layer(dim, channel_first))
+    return nn.Sequential(  # v2: two stride-2 3x3 convs; indices 0/2/5/7 as the official
+        nn.Conv2d(in_chans, dim // 2, 3, 2, 1), to_last, norm_layer(dim // 2, channel_first), to_first, nn.GELU(),
+        nn.Conv2d(dim // 2, dim, 3, 2, 1), to_last if not channel_first else nn.Identity(), norm_layer(dim, channel_first),
+    )
+
+
+def _downsample(version: str, dim: int, out_dim: int, channel_first: bool) -> nn.Module:
+    if version == "v1":
+        return PatchMerging2D(dim, out_dim)
+    to_last, to_first = (nn.Identity(), nn.Identity()) if channel_first else (Permute(0, 2, 3, 1), Permute(0, 3, 1, 2))
+    return nn.Sequential(to_first, nn.Conv2d(dim, out_dim, 3, 2, 1), to_last, norm_layer(out_dim, channel_first))
+
+
+class VMamba(nn.Module):
+    """VMamba with the official architecture and parameter names (see the module docstring).
+
+    Inputs of any size divisible by 32. global_pool: 'avg' (the official head) or '' (features).
+    """
+
+    def __init__(
+        self,
+        in_chans: int = 3,
+        num_classes: int = 1000,
+        global_pool: str = "avg",
+        depths: Tuple[int, ...] = (2, 2, 8, 2),
+        dims: Union[int, Tuple[int, ...]] = 96,
+        d_state: int = 1,
+        ssm_ratio: float = 1.0,
+        mlp_ratio: float = 4.0,
+        version: str = "v2",
+        channel_first: Optional[bool] = None,
+        gate_act: str = "silu",
+        drop_rate: float = 0.0,
+        drop_path_rate: float = 0.2,
+        kernel_backend: str = "auto",
+        img_size: Optional[int] = None,
+    ):
+        super().__init__()
+        if version not in ("v2", "v0"):
+            raise ValueError(f"VMamba: version has {version!r}, expected 'v2' or 'v0'")
+        if global_pool not in ("avg", ""):
+            raise ValueError(f"VMamba: global_pool has {global_pool!r}, expected 'avg' or ''")
+        channel_first = (version == "v2") if channel_first is None else channel_first
+        if version == "v0" and channel_first:
+            raise ValueError("VMamba: version 'v0' runs channel-last only (channel_first=False), as the official")
+        dims = [dims * 2**i for i in range(len(depths))] if isinstance(dims, int) else list(dims)
+        self.num_classes, self.global_pool, self.channel_first = num_classes, global_pool, channel_first
+        self.num_features = self.head_hidden_size = dims[-1]
+        self.output_fmt = "NCHW" if channel_first else "NHWC"
+        self.grad_checkpointing = False
+        v0 = version == "v0"
+        self.patch_embed = _stem("v1" if v0 else "v2", in_chans, dims[0], channel_first)
+        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        block = partial(
+            VSSBlock, mlp_ratio=mlp_ratio, channel_first=channel_first, d_state=d_state, ssm_ratio=ssm_ratio,
+            conv_bias=v0, gated=v0, gate_act=gate_act, kernel_backend=kernel_backend,
+        )
+        self.layers = nn.ModuleList()
+        self.feature_info = []
+        for i, depth in enumerate(depths):
+            start = sum(depths[:i])
+            blocks = nn.Sequential(*(block(dims[i], rates[start + j]) for j in range(depth)))
+            last = i == len(depths) - 1
+            down = nn.Identity() if last else _downsample("v1" if v0 else "v3", dims[i], dims[i + 1], channel_first)
+            self.layers.append(nn.Sequential(OrderedDict(blocks=blocks, downsample=down)))
+            self.feature_info.append(dict(num_chs=dims[i], reduction=4 * 2**i, module=f"layers.{i}.blocks"))
+        self.classifier = nn.Sequential(OrderedDict(
+            norm=norm_layer(dims[-1], channel_first),
+            permute=nn.Identity() if channel_first else Permute(0, 3, 1, 2),
+            avgpool=nn.AdaptiveAvgPool2d(1),
+            flatten=nn.Flatten(1),
+            head_drop=nn.Dropout(drop_rate),
+            head=nn.Linear(dims[-1], num_classes) if num_classes > 0 else nn.Identity(),
+        ))
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(m: nn.Module) -> None:
+        """As the official VSSM: trunc-normal(0.02) Linear weights, zero biases, unit LayerNorms."""
+        if isinstance(m, nn.Linear):
+            trunc_normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    @torch.jit.ignore
+    def no_weight_decay(self) -> set:
+        return {n for n, _ in self.named_parameters() if n.rsplit(".", 1)[-1] in ("A_logs", "Ds", "dt_projs_bias")}
+
+    @torch.jit.ignore
+    def group_matcher(self, coarse: bool = False) -> dict:
+        return dict(
+            stem=r"^patch_embed",
+            blocks=r"^layers\.(\d+)" if coarse else [
+                (r"^layers\.(\d+)\.downsample", (0,)), (r"^layers\.(\d+)\.blocks\.(\d+)", None), (r"^classifier\.norm", (99999,)),
+            ],
+        )
+
+    @torch.jit.ignore
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        self.grad_checkpointing = enable
+
+    @torch.jit.ignore
+    def get_classifier(self) -> nn.Module:
+        return self.classifier.head
+
+    def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None) -> None:
+        if global_pool is not None:
+            if global_pool not in ("avg", ""):
+                raise ValueError(f"VMamba: global_pool has {global_pool!r}, expected 'avg' or ''")
+            self.global_pool = global_pool
+        self.num_classes = num_classes
+        self.classifier.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+
+    def load_pretrained(self, path: str, use_ema: Optional[bool] = None) -> None:
+        """timm's custom_load hook: official or vimvision files, 'model' weights unless the tag asks for EMA."""
+        if use_ema is None:
+            use_ema = str(getattr(self, "pretrained_cfg", {}).get("tag") or "").endswith("ema")
+        state_dict = checkpoint_filter_fn(pick_state_dict(read_checkpoint(path), use_ema), self)
+        load_strict(self, state_dict, source=f"checkpoint {path!r}")
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        if x.dim() != 4 or x.shape[-2] % 32 or x.shape[-1] % 32:
+            raise ValueError(f"VMamba: input has shape {tuple(x.shape)}, expected (batch, channels, H, W) "
+                             "with H and W divisible by 32")
+
+    def _blocks(self, stage: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+        if self.grad_checkpointing and torch.is_grad_enabled() and not torch.jit.is_scripting():
+            for blk in stage.blocks:
+                x = checkpoint(blk, x, use_reentrant=False)
+            return x
+        return stage.blocks(x)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_input(x)
+        x = self.patch_embed(x)
+        for stage in self.layers:
+            x = stage.downsample(self._blocks(stage, x))
+        return x
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        c = self.classifier
+        x = c.norm(x)
+        if self.global_pool == "avg":
+            x = c.flatten(c.avgpool(c.permute(x)))
+        x = c.head_drop(x)
+        return x if pre_logits else c.head(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def forward_intermediates(
+        self,
+        x: torch.Tensor,
+        indices: Optional[Union[int, List[int]]] = None,
+        norm: bool = False,
+        stop_early: bool = False,
+        output_fmt: str = "NCHW",
+        intermediates_only: bool = False,
+    ):
+        """Each chosen stage's block output (before its downsample), NCHW; norm applies the final norm
+        to the last stage only (the official dense backbone adds its own per-stage norms)."""
+        if output_fmt not in ("NCHW", "NHWC"):
+            raise ValueError(f"VMamba: output_fmt has {output_fmt!r}, expected 'NCHW' or 'NHWC'")
+        self._check_input(x)
+        take_indices, max_index = feature_take_indices(len(self.layers), indices)
+        x = self.patch_embed(x)
+        intermediates = []
+        stages = self.layers[: max_index + 1] if stop_early else self.layers
+        for i, stage in enumerate(stages):
+            feat = self._blocks(stage, x)
+            if i in take_indices:
+                out = self.classifier.norm(feat) if norm and i == len(self.layers) - 1 else feat
+                if self.channel_first != (output_fmt == "NCHW"):
+                    out = out.permute(0, 2, 3, 1) if self.channel_first else out.permute(0, 3, 1, 2)
+                intermediates.append(out.contiguous())
+            x = stage.downsample(feat)
+        if intermediates_only:
+            return intermediates
+        return x, intermediates
+
+    def prune_intermediate_layers(self, indices: Union[int, List[int]] = 1, prune_norm: bool = False,
+                                  prune_head: bool = True) -> List[int]:
+        take_indices, max_index = feature_take_indices(len(self.layers), indices)
+        self.layers = self.layers[: max_index + 1]
+        self.layers[-1].downsample = nn.Identity()
+        if prune_norm:
+            self.classifier.norm = nn.Identity()
+        if prune_head:
+            self.reset_classifier(0, "")
+        return take_indices
+
+
+# the pre-2024 official code (which wrote the v0 release files) used these names
+_LEGACY_RENAMES = [
+    (r"^patch_embed\.proj\.", "patch_embed.0."),
+    (r"^patch_embed\.norm\.", "patch_embed.2."),
+    (r"^(layers\.\d+\.blocks\.\d+)\.ln_1\.", r"\1.norm."),
+    (r"^(layers\.\d+\.blocks\.\d+)\.self_attention\.", r"\1.op."),
+    (r"^norm\.", "classifier.norm."),
+    (r"^head\.", "classifier.head."),
+]
+
+
+def checkpoint_filter_fn(state_dict: dict, model: VMamba) -> dict:
+    """Official (MzeroMiko/VMamba, v2 or legacy v0 names) or vimvision state dict -> this model's:
+    unwrap, strip DDP prefixes, apply the official loader's legacy renames, reshape 1x1-conv weights
+    saved 4-D, and keep this model's classifier when the class count differs."""
+    state_dict = pick_state_dict(state_dict)
+    own = model.state_dict()
+    out = {}
+    for key, value in state_dict.items():
+        key = key[len("module."):] if key.startswith("module.") else key
+        for pattern, replacement in _LEGACY_RENAMES:
+            key = re.sub(pattern, replacement, key)
+        if key in own and value.dim() == 4 and own[key].dim() == 2:
+            value = value.flatten(1)
+        out[key] = value
+    for key in ("classifier.head.weight", "classifier.head.bias"):
+        if key in out and (key not in own or out[key].shape != own[key].shape):
+            out.pop(key)
+    if "classifier.head.weight" not in out and "classifier.head.weight" in own:
+        out.update({k: v for k, v in own.items() if k.startswith("classifier.head.")})
+    return out
+
+
+def _create_vmamba(variant: str, pretrained: bool = False, **kwargs) -> VMamba:
+    # weight files go through VMamba.load_pretrained (timm's custom_load hook), as for Vim
+    overlay = dict(kwargs.pop("pretrained_cfg_overlay", None) or {})
+    overlay.setdefault("custom_load", True)
+    return build_model_with_cfg(
+        VMamba, variant, pretrained, pretrained_cfg_overlay=overlay, pretrained_filter_fn=checkpoint_filter_fn,
+        feature_cfg=dict(feature_cls="getter", out_indices=(0, 1, 2, 3)), **kwargs,
+    )
+
+
+_RELEASE = "https://github.com/MzeroMiko/VMamba/releases/download/%23"
+
+
+def _cfg(tag_file: str, **kwargs) -> dict:
+    return {
+        "url": _RELEASE + tag_file, "custom_load": True, "num_classes": 1000, "input_size": (3, 224, 224),
+        "pool_size": (7, 7), "crop_pct": 0.875, "interpolation": "bicubic", "mean": IMAGENET_DEFAULT_MEAN,
+        "std": IMAGENET_DEFAULT_STD, "first_conv": "patch_embed.0", "classifier": "classifier.head",
+        "license": "mit", "paper_ids": "arXiv:2401.10166", "origin_url": "https://github.com/MzeroMiko/VMamba", **kwargs,
+    }
+
+
+ARCHS = {
+    "vmamba_tiny_s1l8": dict(depths=(2, 2, 8, 2), dims=96, d_state=1, ssm_ratio=1.0, drop_path_rate=0.2),
+    "vmamba_small_s2l15": dict(depths=(2, 2, 15, 2), dims=96, d_state=1, ssm_ratio=2.0, drop_path_rate=0.3),
+    "vmamba_base_s2l15": dict(depths=(2, 2, 15, 2), dims=128, d_state=1, ssm_ratio=2.0, drop_path_rate=0.6),
+    "vmamba_tiny_s2l5": dict(depths=(2, 2, 5, 2), dims=96, d_state=1, ssm_ratio=2.0, drop_path_rate=0.2),
+    "vmamba_small_s1l20": dict(depths=(2, 2, 20, 2), dims=96, d_state=1, ssm_ratio=1.0, drop_path_rate=0.3),
+    "vmamba_base_s1l20": dict(depths=(2, 2, 20, 2), dims=128, d_state=1, ssm_ratio=1.0, drop_path_rate=0.5),
+    "vmamba_tiny_v0": dict(depths=(2, 2, 9, 2), dims=96, d_state=16, ssm_ratio=2.0, mlp_ratio=0.0, version="v0", drop_path_rate=0.2),
+    "vmamba_small_v0": dict(depths=(2, 2, 27, 2), dims=96, d_state=16, ssm_ratio=2.0, mlp_ratio=0.0, version="v0", drop_path_rate=0.3),
+    "vmamba_base_v0": dict(depths=(2, 2, 27, 2), dims=128, d_state=16, ssm_ratio=2.0, mlp_ratio=0.0, version="v0", drop_path_rate=0.6),
+}
+ALIASES = {"vmamba_tiny": "vmamba_tiny_s1l8", "vmamba_small": "vmamba_small_s2l15", "vmamba_base": "vmamba_base_s2l15"}
+RELEASE_FILES = {
+    "vmamba_tiny_s1l8": "v2cls/vssm1_tiny_0230s_ckpt_epoch_264.pth",
+    "vmamba_small_s2l15": "v2cls/vssm_small_0229_ckpt_epoch_222.pth",
+    "vmamba_base_s2l15": "v2cls/vssm_base_0229_ckpt_epoch_237.pth",
+    "vmamba_tiny_s2l5": "v2cls/vssm_tiny_0230_ckpt_epoch_262.pth",
+    "vmamba_small_s1l20": "v2cls/vssm1_small_0229s_ckpt_epoch_240.pth",
+    "vmamba_base_s1l20": "v2cls/vssm1_base_0229s_ckpt_epoch_225.pth",
+    "vmamba_tiny_v0": "v0cls/vssmtiny_dp01_ckpt_epoch_292.pth",
+    "vmamba_small_v0": "v0cls/vssmsmall_dp03_ckpt_epoch_238.pth",
+    "vmamba_base_v0": "v0cls/vssmbase_dp06_ckpt_epoch_241.pth",
+}
+
+default_cfgs = generate_default_cfgs({
+    f"{name}.in1k": _cfg(RELEASE_FILES[ALIASES.get(name, name)])
+    for name in (*ARCHS, *ALIASES)
+})
+
+
+def _build(name: str, pretrained: bool, **kwargs) -> VMamba:
+    return _create_vmamba(name, pretrained, **dict(ARCHS[ALIASES.get(name, name)], **kwargs))
+
+
+@register_model
+def vmamba_tiny_s1l8(pretrained: bool = False, **kwargs) -> VMamba:
+    """VMamba-T[s1l8], the paper's VMamba-T: 30.2 M params, 4.9 GFLOPs, 82.6 % top-1 officially."""
+    return _build("vmamba_tiny_s1l8", pretrained, **kwargs)
+
+
+@register_model
+def vmamba_small_s2l15(pretrained: bool = False, **kwargs) -> VMamba:
+    """VMamba-S[s2l15], the paper's VMamba-S: 50.1 M params, 8.7 GFLOPs, 83.6 %."""
+    return _build("vmamba_small_s2l15", pretrained, **kwargs)
+
+
+@register_model
+def vmamba_base_s2l15(pretrained: bool = False, **kwargs) -> VMamba:
+    """VMamba-B[s2l15], the paper's VMamba-B: 88.6 M params, 15.4 GFLOPs, 83.9 %."""
+    return _build("vmamba_base_s2l15", pretrained, **kwargs)
+
+
+@register_model
+def vmamba_tiny_s2l5(pretrained: bool = False, **kwargs) -> VMamba:
+    """VMamba-T[s2l5]: 30.7 M params, 4.9 GFLOPs, 82.5 %."""
+    return _build("vmamba_tiny_s2l5", pretrained, **kwargs)
+
+
+@register_model
+def vmamba_small_s1l20(pretrained: bool = False, **kwargs) -> VMamba:
+    """VMamba-S[s1l20]: 49.0 M params, 8.6 GFLOPs, 83.3 %."""
+    return _build("vmamba_small_s1l20", pretrained, **kwargs)
+
+
+@register_model
+def vmamba_base_s1l20(pretrained: bool = False, **kwargs) -> VMamba:
+    """VMamba-B[s1l20]: 86.6 M params, 15.2 GFLOPs, 83.8 %."""
+    return _build("vmamba_base_s1l20", pretrained, **kwargs)
+
+
+@register_model
+def vmamba_tiny_v0(pretrained: bool = False, **kwargs) -> VMamba:
+    """Vanilla-VMamba-T (d_state 16, z gate, no MLP): 22.9 M params, 5.6 GFLOPs, 82.2 %."""
+    return _build("vmamba_tiny_v0", pretrained, **kwargs)
+
+
+@register_model
+def vmamba_small_v0(pretrained: bool = False, **kwargs) -> VMamba:
+    """Vanilla-VMamba-S: 44.4 M params, 11.2 GFLOPs, 83.5 %."""
+    return _build("vmamba_small_v0", pretrained, **kwargs)
+
+
+@register_model
+def vmamba_base_v0(pretrained: bool = False, **kwargs) -> VMamba:
+    """Vanilla-VMamba-B: 76.3 M params, 18.0 GFLOPs, 83.7 %."""
+    return _build("vmamba_base_v0", pretrained, **kwargs)
+
+
+@register_model
+def vmamba_tiny(pretrained: bool = False, **kwargs) -> VMamba:
+    """The paper's VMamba-T = vmamba_tiny_s1l8."""
+    return _build("vmamba_tiny", pretrained, **kwargs)
+
+
+@register_model
+def vmamba_small(pretrained: bool = False, **kwargs) -> VMamba:
+    """The paper's VMamba-S = vmamba_small_s2l15."""
+    return _build("vmamba_small", pretrained, **kwargs)
+
+
+@register_model
+def vmamba_base(pretrained: bool = False, **kwargs) -> VMamba:
+    """The paper's VMamba-B = vmamba_base_s2l15."""
+    return _build("vmamba_base", pretrained, **kwargs)
