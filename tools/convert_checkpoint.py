@@ -15,27 +15,11 @@ import sys
 from pathlib import Path
 
 import timm
-import torch
+from timm.utils import ParseKwargs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import vimvision  # noqa: E402,F401  (registers the models)
 from vimvision.models._checkpoint import load_strict, pick_state_dict, read_checkpoint  # noqa: E402
-
-
-def parse_kwargs(items: list[str]) -> dict:
-    """['depth=2', 'img_size=160'] -> {'depth': 2, 'img_size': 160} (values parsed as Python literals)."""
-    import ast
-
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise ValueError(f"--model-kwargs: {item!r} is not of the form key=value")
-        key, value = item.split("=", 1)
-        try:
-            out[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            out[key] = value
-    return out
 
 
 def convert(model_name: str, source: Path, use_ema: bool = False, model_kwargs: dict | None = None):
@@ -66,13 +50,14 @@ def main(argv=None) -> None:
     p.add_argument("--input", required=True, type=Path, help="official .pth or vimvision checkpoint")
     p.add_argument("--output", required=True, type=Path, help="where to write the .safetensors file")
     p.add_argument("--ema", action="store_true", help="take the EMA weights instead of 'model'")
-    p.add_argument("--model-kwargs", nargs="*", default=[], metavar="K=V", help="constructor overrides, e.g. depth=2")
+    p.add_argument("--model-kwargs", nargs="*", default={}, action=ParseKwargs, metavar="K=V",
+                   help="constructor overrides, e.g. depth=2")
     p.add_argument("--report", type=Path, default=None, help="also write the key report as JSON")
     args = p.parse_args(argv)
     from safetensors.torch import save_file
 
     try:
-        state_dict, report = convert(args.model, args.input, args.ema, parse_kwargs(args.model_kwargs))
+        state_dict, report = convert(args.model, args.input, args.ema, args.model_kwargs)
     except (ValueError, KeyError, FileNotFoundError) as e:
         sys.exit(f"convert_checkpoint: {e}")
     args.output.parent.mkdir(parents=True, exist_ok=True)

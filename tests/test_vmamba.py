@@ -1,0 +1,163 @@
+"""VMamba in timm: registration, official parity (logits and dense features), legacy names, the timm API."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import timm
+import torch
+import torch.nn.functional as F
+
+import vimvision  # noqa: F401
+from vimvision.flops import count_flops
+from vimvision.models.vmamba import ALIASES, ARCHS
+
+OFFICIAL_CONFIG = {
+    "vmambav2v_tiny_224": "vmamba_tiny_s1l8", "vmambav2_small_224": "vmamba_small_s2l15",
+    "vmambav2_base_224": "vmamba_base_s2l15", "vmambav2_tiny_224": "vmamba_tiny_s2l5",
+    "vmambav2v_small_224": "vmamba_small_s1l20", "vmambav2v_base_224": "vmamba_base_s1l20",
+    "vmambav0_tiny_224": "vmamba_tiny_v0", "vmambav0_small_224": "vmamba_small_v0", "vmambav0_base_224": "vmamba_base_v0",
+}
+FIXTURE = "vmamba_tiny_s1l8_depths1121"
+
+
+def small(**kwargs):
+    return timm.create_model("vmamba_tiny", depths=(1, 1, 1, 1), dims=16, **kwargs)
+
+
+def test_family_is_listed():
+    assert set(ARCHS) | set(ALIASES) <= set(timm.list_models("vmamba*"))
+
+
+@pytest.mark.parametrize("config", OFFICIAL_CONFIG)
+def test_full_size_keys_shapes_and_params_match_official(config, fixtures_dir):
+    official = json.loads((fixtures_dir / "keys_vmamba.json").read_text())["models"][config]
+    names = [OFFICIAL_CONFIG[config]] + [a for a, t in ALIASES.items() if t == OFFICIAL_CONFIG[config]]
+    for name in names:
+        model = timm.create_model(name)
+        ours = [[k, list(v.shape), str(v.dtype).replace("torch.", "")] for k, v in model.state_dict().items()]
+        assert ours == official["state_dict"], name
+        assert sum(p.numel() for p in model.parameters()) == official["num_params"]
+
+
+def _load_fixture(fixtures_dir, **kwargs):
+    path = fixtures_dir / f"{FIXTURE}.pth"
+    model = timm.create_model("vmamba_tiny", pretrained=True, pretrained_cfg_overlay=dict(file=str(path)),
+                              depths=(1, 1, 2, 1), **kwargs).eval()
+    io = torch.load(fixtures_dir / f"{FIXTURE}.io.pt", weights_only=True)
+    return model, io, json.loads((fixtures_dir / f"{FIXTURE}.json").read_text())["suggested_tolerance"]
+
+
+@pytest.mark.parametrize("channel_first", [True, False])
+def test_official_checkpoint_reproduces_logits_and_dense_features(channel_first, fixtures_dir):
+    model, io, tol = _load_fixture(fixtures_dir, channel_first=channel_first)
+    with torch.no_grad():
+        torch.testing.assert_close(model(io["input"]), io["logits"], atol=tol["atol"], rtol=tol["rtol"])
+        feats = model.forward_intermediates(io["input"], intermediates_only=True)
+    for i, feat in enumerate(feats):  # the official dense backbone: a fresh LayerNorm per stage output
+        normed = F.layer_norm(feat.permute(0, 2, 3, 1), feat.shape[1:2], eps=1e-5).permute(0, 3, 1, 2)
+        torch.testing.assert_close(normed, io[f"features.{i}"], atol=tol["atol"], rtol=tol["rtol"])
+
+
+def test_v0_release_names_load(fixtures_dir, tmp_path):
+    """A file with the v0 release's legacy names (patch_embed.proj, ln_1, self_attention, norm, head)."""
+    official = json.loads((fixtures_dir / "keys_vmamba.json").read_text())["models"]["vmambav0_tiny_224"]
+    g = torch.Generator().manual_seed(0)
+    release = {k: torch.randn(*shape, generator=g) for k, shape, _ in official["release_state_dict"]}
+    path = tmp_path / "vssmtiny.pth"
+    torch.save({"model": release, "max_accuracy": 82.2, "epoch": 292}, path)
+    model = timm.create_model("vmamba_tiny_v0", pretrained=True, pretrained_cfg_overlay=dict(file=str(path)))
+    sd = model.state_dict()
+    torch.testing.assert_close(sd["patch_embed.0.weight"], release["patch_embed.proj.weight"])
+    torch.testing.assert_close(sd["layers.2.blocks.8.op.A_logs"], release["layers.2.blocks.8.self_attention.A_logs"])
+    torch.testing.assert_close(sd["layers.0.blocks.1.norm.bias"], release["layers.0.blocks.1.ln_1.bias"])
+    torch.testing.assert_close(sd["classifier.head.weight"], release["head.weight"])
+
+
+def test_wrong_checkpoints_fail_naming_keys(fixtures_dir):
+    with pytest.raises(ValueError, match=r"missing keys .*classifier.norm.*unexpected keys .*cls_token.*shape mismatches"):
+        small(pretrained=True, pretrained_cfg_overlay=dict(file=str(fixtures_dir / "vim_tiny_depth2.pth")))
+    with pytest.raises(ValueError, match=r"missing keys \(\d+\): layers.2.blocks.2.mlp"):
+        timm.create_model("vmamba_tiny", depths=(1, 1, 3, 1), pretrained=True,
+                          pretrained_cfg_overlay=dict(file=str(fixtures_dir / f"{FIXTURE}.pth")))
+
+
+def test_timm_api():
+    model = small(num_classes=5).eval()
+    x = torch.randn(2, 3, 64, 96)
+    feats = model.forward_features(x)
+    assert feats.shape == (2, 128, 2, 3)
+    assert model.forward_head(feats, pre_logits=True).shape == (2, 128)
+    assert model(x).shape == (2, 5)
+    model.reset_classifier(3)
+    assert model.get_classifier().out_features == 3 and model(x).shape == (2, 3)
+    nwd = model.no_weight_decay()
+    assert {"layers.0.blocks.0.op.A_logs", "layers.3.blocks.0.op.Ds", "layers.1.blocks.0.op.dt_projs_bias"} <= nwd
+    assert len(timm.models.group_parameters(model, model.group_matcher())) >= 5
+    inter = model.forward_intermediates(x, intermediates_only=True)
+    assert [t.shape for t in inter] == [(2, 16, 16, 24), (2, 32, 8, 12), (2, 64, 4, 6), (2, 128, 2, 3)]
+
+
+def test_features_only_and_pruning():
+    x = torch.randn(1, 3, 64, 64)
+    for channel_first in (True, False):
+        feats = small(features_only=True, channel_first=channel_first).eval()
+        assert feats.feature_info.reduction() == [4, 8, 16, 32]
+        assert [f.shape for f in feats(x)] == [(1, 16, 16, 16), (1, 32, 8, 8), (1, 64, 4, 4), (1, 128, 2, 2)]
+    model = small()
+    assert model.prune_intermediate_layers([1]) == [1] and len(model.layers) == 2
+
+
+def test_grad_checkpointing_gives_the_same_gradients():
+    torch.manual_seed(0)
+    model = small(num_classes=3, drop_path_rate=0.0)
+    x = torch.randn(1, 3, 64, 64)
+    model(x).sum().backward()
+    plain = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    model.set_grad_checkpointing(True)
+    model(x).sum().backward()
+    for a, p in zip(plain, model.parameters()):
+        torch.testing.assert_close(p.grad, a, rtol=1e-4, atol=1e-6)
+
+
+def test_overrides_and_v0_gate():
+    model = timm.create_model("vmamba_tiny", depths=(1, 1, 1, 1), dims=[8, 16, 24, 32], d_state=2, ssm_ratio=2.0)
+    assert model.layers[0].blocks[0].op.A_logs.shape == (4 * 16, 2) and model.num_features == 32
+    x = torch.randn(1, 3, 64, 64)
+    v0 = timm.create_model("vmamba_tiny_v0", depths=(1, 1, 1, 1), dims=16).eval()
+    gelu = timm.create_model("vmamba_tiny_v0", depths=(1, 1, 1, 1), dims=16, gate_act="gelu").eval()
+    gelu.load_state_dict(v0.state_dict())
+    with torch.no_grad():
+        assert not torch.allclose(v0(x), gelu(x))
+
+
+def test_bad_inputs_are_named():
+    with pytest.raises(ValueError, match=r"input has shape \(1, 3, 70, 64\), expected .* divisible by 32"):
+        small()(torch.randn(1, 3, 70, 64))
+    with pytest.raises(ValueError, match="version 'v0' runs channel-last only"):
+        timm.create_model("vmamba_tiny_v0", channel_first=True)
+
+
+def test_triton_path_matches_torch_path():
+    torch.manual_seed(0)
+    x = torch.randn(1, 3, 32, 32)
+    models = {b: timm.create_model("vmamba_tiny", depths=(1, 1, 1, 1), dims=8, num_classes=4, kernel_backend=b,
+                                   drop_path_rate=0.0)
+              for b in ("torch", "triton")}
+    models["triton"].load_state_dict(models["torch"].state_dict())
+    outs = {}
+    for backend, model in models.items():
+        out = model(x)
+        out.square().sum().backward()
+        outs[backend] = (out, model.layers[0].blocks[0].op.A_logs.grad, model.layers[0].blocks[0].op.x_proj_weight.grad)
+    for got, want in zip(outs["triton"], outs["torch"]):
+        torch.testing.assert_close(got, want, rtol=1e-3, atol=1e-4)
+
+
+def test_flops_match_the_official_count():
+    """VMamba-T: 4.906 G (fvcore multiply-adds with the 9·B·L·D·N scan term), as published."""
+    count = count_flops(timm.create_model("vmamba_tiny"))
+    assert count.macs == pytest.approx(4.906e9, rel=0.02)
+    assert count.params == 30_249_064
+    assert count.flops > 1.9 * count.macs  # torch's counter: two per multiply-add
