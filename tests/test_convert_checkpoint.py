@@ -33,3 +33,17 @@ def test_conversion_refuses_a_wrong_model(fixtures_dir, tmp_path):
                             capture_output=True, text=True)
     assert result.returncode != 0
     assert "missing keys" in result.stderr and "layers.2.mixer" in result.stderr
+
+
+def test_vmamba_v0_legacy_names_are_reported_renamed(fixtures_dir, tmp_path):
+    official = json.loads((fixtures_dir / "keys_vmamba.json").read_text())["models"]["vmambav0_tiny_224"]
+    release = {k: torch.zeros(shape) for k, shape, _ in official["release_state_dict"]}
+    src, out, report = tmp_path / "v0.pth", tmp_path / "v0.safetensors", tmp_path / "report.json"
+    torch.save({"model": release, "epoch": 292}, src)
+    subprocess.run([sys.executable, str(TOOL), "--model", "vmamba_tiny_v0", "--input", str(src), "--output", str(out),
+                    "--report", str(report)], check=True, capture_output=True)
+    renamed = json.loads(report.read_text())["renamed"]
+    assert renamed["patch_embed.proj.weight"] == "patch_embed.0.weight"
+    assert renamed["layers.1.blocks.0.self_attention.A_logs"] == "layers.1.blocks.0.op.A_logs"
+    assert renamed["head.weight"] == "classifier.head.weight"
+    assert len(renamed) == len(release) - sum(k.startswith("layers.") and ".downsample." in k for k in release)

@@ -23,6 +23,7 @@ from triton.compiler import ASTSource  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from vimvision.kernels.add_norm import fused as add_norm  # noqa: E402
 from vimvision.kernels.causal_conv1d import fused as conv  # noqa: E402
+from vimvision.kernels.cross_scan import fused as cross  # noqa: E402
 from vimvision.kernels.selective_scan import fused as scan  # noqa: E402
 
 
@@ -77,12 +78,19 @@ def _add_norm_cases():
             ), dict(ROWS=8, BLOCK=256, HAS_DRES=True, HAS_BIAS=has_bias, IS_RMS=is_rms)
 
 
+def _cross_cases():
+    for act in ("fp32", "bf16"):
+        for merge in (False, True):
+            types = dict(src_ptr=f"*{act}", dst_ptr=f"*{act}", dim="i32", H="i32", W="i32")
+            yield cross._cross_kernel, types, dict(MERGE=merge, BLOCK_H=32, BLOCK_W=32)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--arch", type=int, default=90, help="CUDA compute capability x10 (80, 89, 90, ...)")
     args = p.parse_args(argv)
     failures = 0
-    for kernel, types, constexprs in (*_scan_cases(), *_conv_cases(), *_add_norm_cases()):
+    for kernel, types, constexprs in (*_scan_cases(), *_conv_cases(), *_add_norm_cases(), *_cross_cases()):
         label = f"{kernel.__name__} {sorted(set(types.values()) - {'i32', 'fp32', '*fp32'}) or ['fp32']} {constexprs}"
         try:
             compile_for_gpu(kernel, types, constexprs, args.arch)

@@ -94,8 +94,14 @@ class SS2D(nn.Module):
             self.out_norm = norm_layer(D, False)
         self.out_proj = linear_layer(D, dim, False, channel_first)
 
+    def _uses_triton(self, x: torch.Tensor) -> bool:
+        return self.kernel_backend == "triton" or (self.kernel_backend == "auto" and x.device.type == "cuda")
+
     def _scan_2d(self, x: torch.Tensor) -> torch.Tensor:
-        """(batch, D, H, W) -> (batch, D, H * W) in fp32: the four routes scanned in one call and merged."""
+        """(batch, D, H, W) -> (batch, D, H * W) in fp32: the four routes scanned in one call and merged
+        (the official dataflow); on the Triton path, two routes read forwards and backwards instead."""
+        if self._uses_triton(x):
+            return self._scan_2d_reversed(x)
         batch, D, H, W = x.shape
         L, N, R = H * W, self.d_state, self.dt_rank
         xs = cross_scan_fn(x, self.kernel_backend)  # (batch, 4, D, L)
@@ -108,6 +114,29 @@ class SS2D(nn.Module):
             backend=self.kernel_backend,
         )
         return cross_merge_fn(ys.view(batch, ROUTES, D, H, W), self.kernel_backend)
+
+    def _scan_2d_reversed(self, x: torch.Tensor) -> torch.Tensor:
+        """Routes 2 and 3 are routes 0 and 1 read backwards, so scan routes 0/1 forwards with the first
+        half of the parameters and backwards (reverse=True) with the second half: only the row- and
+        column-major copies exist, no flipped ones, and the outputs come back already in route order."""
+        batch, D, H, W = x.shape
+        L, N, R = H * W, self.d_state, self.dt_rank
+        xs = torch.stack([x.flatten(2), x.transpose(2, 3).flatten(2)], dim=1).view(batch, 2 * D, L)
+        A = -torch.exp(self.A_logs.float()).view(2, 2 * D, N)
+        Ds, bias = self.Ds.float().view(2, 2 * D), self.dt_projs_bias.float().view(2, 2 * D)
+        y = None
+        for half, reverse in ((0, False), (1, True)):
+            routes = slice(2 * half, 2 * half + 2)
+            x_dbl = F.conv1d(xs, self.x_proj_weight[routes].reshape(-1, D, 1), groups=2)
+            dts, Bs, Cs = x_dbl.view(batch, 2, -1, L).split([R, N, N], dim=2)
+            dts = F.conv1d(dts.reshape(batch, -1, L), self.dt_projs_weight[routes].reshape(2 * D, R, 1), groups=2)
+            part = selective_scan_fn(
+                xs, dts, A[half], Bs.contiguous(), Cs.contiguous(), Ds[half], delta_bias=bias[half],
+                delta_softplus=True, backend=self.kernel_backend, reverse=reverse,
+            )
+            y = part if y is None else y + part
+        y = y.view(batch, 2, D, L)
+        return y[:, 0] + y[:, 1].view(batch, D, W, H).transpose(2, 3).reshape(batch, D, L)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (batch, C, H, W) if channel_first else (batch, H, W, C); same layout out."""
