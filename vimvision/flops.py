@@ -2,6 +2,7 @@
 handle for the selective-scan op, and torch's FlopCounterMode (2 per multiply-add) beside it."""
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -39,7 +40,6 @@ class FlopCount:
 
 def count_flops(model: nn.Module, input_size: tuple = (3, 224, 224), batch: int = 1) -> FlopCount:
     """Count one forward of `model` on a (batch, *input_size) input, in eval mode, on the model's device."""
-    from fvcore.nn import FlopCountAnalysis
     from torch.utils.flop_counter import FlopCounterMode
 
     was_training = model.training
@@ -47,7 +47,10 @@ def count_flops(model: nn.Module, input_size: tuple = (3, 224, 224), batch: int 
     param = next(model.parameters())
     x = torch.randn(batch, *input_size, device=param.device, dtype=param.dtype)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.jit is deprecated (FutureWarning) but is what fvcore uses
+            from fvcore.nn import FlopCountAnalysis
+
             analysis = FlopCountAnalysis(model, x)
             analysis.set_op_handle("vimvision::selective_scan", selective_scan_fvcore_handle)
             analysis.set_op_handle(**{op: None for op in _IGNORED})
