@@ -232,7 +232,9 @@ def default_chunk(L: int) -> int:
 
 
 def _block_d(dim_per_group: int, block_n: int) -> int:
-    return min(triton.next_power_of_2(dim_per_group), max(16, 1024 // block_n))
+    """Channels per program: a state tile of at most 512 fp32 and at most 64 channels, so that even
+    d_state=1 spreads a batch over many programs. Untuned: measuring it is the GPU issue's job."""
+    return min(triton.next_power_of_2(dim_per_group), max(16, 512 // block_n), 64)
 
 
 def _groups(B: torch.Tensor, C: torch.Tensor) -> int:

@@ -117,7 +117,6 @@ class VMamba(nn.Module):
         drop_rate: float = 0.0,
         drop_path_rate: float = 0.2,
         kernel_backend: str = "auto",
-        img_size: Optional[int] = None,
     ):
         super().__init__()
         if version not in ("v2", "v0"):
