@@ -7,7 +7,7 @@
 Built on timm's parts (datasets/loaders/transforms, Mixup/CutMix, SoftTargetCrossEntropy, create_optimizer_v2
 with no-weight-decay lists and layer decay, create_scheduler_v2, ModelEmaV3, update_summary). Writes into
 OUTPUT/EXPERIMENT: summary.csv (one row per epoch, with eval_top1), TensorBoard events, curves.png,
-last.pth (every epoch), model_best.pth, recovery.pth (every --recovery-interval optimizer steps). All are
+last.pth (every epoch, everything needed to resume), model_best.pth (weights only), recovery.pth (every --recovery-interval optimizer steps). All are
 written atomically, and --resume restores model, EMA, optimizer, scheduler, scaler, RNG states and the
 position inside the epoch, so a run killed at any moment and resumed ends as if never killed.
 """
@@ -18,7 +18,6 @@ import difflib
 import inspect
 import math
 import os
-import shutil
 import sys
 import time
 from contextlib import nullcontext
@@ -349,8 +348,9 @@ def main(argv=None) -> dict:
                 if k != "epoch":
                     writer.add_scalar(k, v, epoch)
             checkpoint("last.pth", epoch + 1, 0, None)
-            if is_best:
-                shutil.copyfile(out_dir / "last.pth", out_dir / "model_best.pth")
+            if is_best:  # weights only: loads with weights_only=True (validate.py, pretrained_cfg_overlay)
+                save_atomic({"model": model.state_dict(), "model_ema": ema.module.state_dict() if ema else None,
+                             "epoch": epoch, "eval_top1": ev["top1"], "args": vars(args)}, out_dir / "model_best.pth")
             plot_summary(out_dir / "summary.csv", out_dir / "curves.png", title=args.model)
             print(f"epoch {epoch}: train loss {train_metrics['loss']:.4f}, eval top-1 {ev['top1']:.2f} "
                   f"top-5 {ev['top5']:.2f} ({train_metrics['img_per_s']:.0f} img/s)")

@@ -1,0 +1,30 @@
+"""Every registered model has a training recipe, and every recipe parses into tools/train.py's options."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import timm
+
+import vimvision  # noqa: F401
+from vimvision.models.vim import OFFICIAL_NAMES
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tools.train import parse_args  # noqa: E402
+
+RECIPES = sorted((ROOT / "configs").glob("*.yaml"))
+
+
+def test_every_registered_model_has_a_recipe():
+    short_for = {long: short for short, long in OFFICIAL_NAMES.items()}
+    names = {p.stem for p in RECIPES}
+    for model in timm.list_models(["vim*", "vmamba*"]):
+        assert short_for.get(model, model) in names, f"no configs/{model}.yaml"
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
+def test_recipe_parses_and_names_a_model(recipe):
+    args = parse_args(["--config", str(recipe)])
+    assert timm.is_model(args.model)

@@ -1,0 +1,147 @@
+"""Inference and training throughput (and peak GPU memory) of models against timm baselines, in one run.
+
+    python tools/benchmark.py --models vim_tiny vmamba_tiny --img-size 224 512 --batch-size 128 --dtype float32 bfloat16
+    python tools/benchmark.py --models vim_tiny --img-size 64 96 --batch-size 8 --mode infer --repeats 3   # CPU
+
+The baselines (default deit_tiny/small/base, swin_tiny, convnext_tiny) run in the same process, so every
+figure is also a ratio (columns x_<baseline>: our throughput / the baseline's at the same resolution,
+mode and dtype). Writes a CSV and a PNG of throughput and memory against resolution (the Vim paper's
+figure 1 layout). Timing: warm-up runs, then the median of --repeats timed runs, synchronized on GPU.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import inspect
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import timm
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import vimvision  # noqa: E402,F401
+
+BASELINES = ["deit_tiny_patch16_224", "deit_small_patch16_224", "deit_base_patch16_224",
+             "swin_tiny_patch4_window7_224", "convnext_tiny"]
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def build(name: str, size: int, device: torch.device) -> torch.nn.Module:
+    entry = timm.models.model_entrypoint(name)
+    model = entry(pretrained=False)
+    if "img_size" in inspect.signature(type(model).__init__).parameters:
+        model = entry(pretrained=False, img_size=size)
+    return model.to(device)
+
+
+def measure(model, size: int, batch: int, mode: str, dtype: torch.dtype, device, warmup: int, repeats: int) -> dict:
+    """Images per second (median over repeats) and peak memory in MiB (GPU only)."""
+    x = torch.randn(batch, 3, size, size, device=device)
+    target = torch.randint(0, 1000, (batch,), device=device)
+    model.train(mode == "train")
+    times = []
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    for i in range(warmup + repeats):
+        _sync(device)
+        start = time.perf_counter()
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32), \
+                torch.set_grad_enabled(mode == "train"):
+            out = model(x)
+            if mode == "train":
+                F.cross_entropy(out.float(), target).backward()
+        if mode == "train":
+            model.zero_grad(set_to_none=True)
+        _sync(device)
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    memory = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+    return {"img_per_s": batch / statistics.median(times), "peak_mem_mib": memory}
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = sorted({(r["mode"], r["dtype"]) for r in rows})
+    fig, axes = plt.subplots(len(groups), 2, figsize=(11, 3.8 * len(groups)), squeeze=False)
+    for (mode, dtype), (ax_tp, ax_mem) in zip(groups, axes):
+        for model in dict.fromkeys(r["model"] for r in rows):
+            pts = [r for r in rows if r["model"] == model and r["mode"] == mode and r["dtype"] == dtype]
+            style = "--" if model in BASELINES else "-"
+            ax_tp.plot([r["img_size"] for r in pts], [r["img_per_s"] for r in pts], style, marker="o", label=model)
+            if pts and pts[0]["peak_mem_mib"] is not None:
+                ax_mem.plot([r["img_size"] for r in pts], [r["peak_mem_mib"] / 1024 for r in pts], style, marker="o", label=model)
+        ax_tp.set(title=f"{mode} throughput ({dtype})", xlabel="resolution", ylabel="images / s", yscale="log")
+        ax_mem.set(title=f"{mode} peak memory ({dtype})", xlabel="resolution", ylabel="GiB")
+        ax_tp.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None) -> list[dict]:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", nargs="+", default=["vim_tiny", "vmamba_tiny"])
+    p.add_argument("--baselines", nargs="*", default=BASELINES)
+    p.add_argument("--img-size", type=int, nargs="+", default=[224])
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--mode", nargs="+", default=["infer", "train"], choices=["infer", "train"])
+    p.add_argument("--dtype", nargs="+", default=["float32"], choices=sorted(DTYPES))
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--csv", type=Path, default=Path("output/benchmark.csv"))
+    p.add_argument("--plot", type=Path, default=Path("output/benchmark.png"))
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    rows = []
+    cases = [(m, s, mode, d) for s in args.img_size for m in [*args.models, *args.baselines]
+             for mode in args.mode for d in args.dtype]
+    for name, size, mode, dtype in tqdm(cases, desc="benchmark", unit="case"):
+        model = build(name, size, device)
+        try:
+            result = measure(model, size, args.batch_size, mode, DTYPES[dtype], device, args.warmup, args.repeats)
+        except torch.OutOfMemoryError:
+            result = {"img_per_s": 0.0, "peak_mem_mib": None}  # reported as OOM, as in the Vim paper's figure
+        rows.append({"model": name, "img_size": size, "mode": mode, "dtype": dtype, "batch": args.batch_size, **result})
+        del model
+    for row in rows:
+        for base in args.baselines:
+            ref = next(r for r in rows if (r["model"], r["img_size"], r["mode"], r["dtype"]) ==
+                       (base, row["img_size"], row["mode"], row["dtype"]))
+            row[f"x_{base}"] = round(row["img_per_s"] / ref["img_per_s"], 3) if ref["img_per_s"] else None
+    args.csv.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.csv, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    plot(rows, args.plot)
+    env = f"torch {torch.__version__}, {device}, {torch.get_num_threads()} threads, {time.strftime('%Y-%m-%d')}"
+    print(f"`python tools/benchmark.py {' '.join(argv or sys.argv[1:])}` ({env})\n")
+    print("| model | res | mode | dtype | img/s | peak MiB | " + " | ".join(f"x {b}" for b in args.baselines) + " |")
+    print("|" + "---|" * (6 + len(args.baselines)))
+    for r in rows:
+        mem = f"{r['peak_mem_mib']:.0f}" if r["peak_mem_mib"] is not None else "-"
+        ratios = " | ".join(str(r[f"x_{b}"]) for b in args.baselines)
+        print(f"| {r['model']} | {r['img_size']} | {r['mode']} | {r['dtype']} | {r['img_per_s']:.1f} | {mem} | {ratios} |")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
