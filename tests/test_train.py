@@ -97,3 +97,22 @@ def test_digits_demo_learns(tmp_path):
         "--output", str(tmp_path))
     rows = _rows(tmp_path / "vmamba" / "summary.csv")
     assert float(rows[-1]["eval_top1"]) > 60
+
+
+def test_validate_and_benchmark_tools(tmp_path):
+    """validate.py evaluates a trained checkpoint at two resolutions; benchmark.py writes ratios and a plot."""
+    run(*TINY, "--epochs", "1", "--output", str(tmp_path), "--experiment", "v")
+    tools = ROOT / "tools"
+    out = subprocess.run([sys.executable, str(tools / "validate.py"), "--model", "vmamba_tiny", "--checkpoint",
+                          str(tmp_path / "v" / "model_best.pth"), "--dataset", "digits", "--model-kwargs",
+                          "depths=[1,1,1,1]", "dims=8", "num_classes=10", "--img-size", "32", "64",
+                          "--results-csv", str(tmp_path / "val.csv")], capture_output=True, text=True, check=True)
+    assert [r["img_size"] for r in _rows(tmp_path / "val.csv")] == ["32", "64"], out.stdout
+    subprocess.run([sys.executable, str(tools / "benchmark.py"), "--models", "vmamba_tiny", "--baselines",
+                    "deit_tiny_patch16_224", "--img-size", "64", "--batch-size", "1", "--mode", "infer",
+                    "--warmup", "0", "--repeats", "1", "--csv", str(tmp_path / "b.csv"), "--plot",
+                    str(tmp_path / "b.png")], capture_output=True, text=True, check=True)
+    rows = _rows(tmp_path / "b.csv")
+    assert [r["model"] for r in rows] == ["vmamba_tiny", "deit_tiny_patch16_224"]
+    assert float(rows[1]["x_deit_tiny_patch16_224"]) == 1.0 and float(rows[0]["img_per_s"]) > 0
+    assert (tmp_path / "b.png").stat().st_size > 1000
