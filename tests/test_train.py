@@ -116,3 +116,15 @@ def test_validate_and_benchmark_tools(tmp_path):
     assert [r["model"] for r in rows] == ["vmamba_tiny", "deit_tiny_patch16_224"]
     assert float(rows[1]["x_deit_tiny_patch16_224"]) == 1.0 and float(rows[0]["img_per_s"]) > 0
     assert (tmp_path / "b.png").stat().st_size > 1000
+
+
+def test_distributed_data_parallel_with_amp_and_accumulation(tmp_path):
+    """torchrun with two CPU processes (gloo), bf16 autocast, gradient accumulation, channels-last."""
+    torchrun = Path(sys.executable).with_name("torchrun")
+    result = subprocess.run(
+        [str(torchrun), "--standalone", "--nproc_per_node", "2", str(TRAIN), *TINY, "--epochs", "1",
+         "--batch-size", "32", "--amp", "--amp-dtype", "bfloat16", "--grad-accum-steps", "2", "--channels-last",
+         "--output", str(tmp_path), "--experiment", "ddp"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (row,) = _rows(tmp_path / "ddp" / "summary.csv")
+    assert float(row["train_loss"]) > 0 and (tmp_path / "ddp" / "last.pth").exists()

@@ -96,7 +96,6 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--amp-dtype", default="bfloat16", choices=sorted(DTYPES))
     g.add_argument("--channels-last", action="store_true")
     g.add_argument("--torchcompile", action="store_true")
-    g.add_argument("--fsdp", action="store_true", help="FullyShardedDataParallel instead of DDP (distributed runs)")
     g.add_argument("--grad-checkpointing", action="store_true")
     g.add_argument("--seed", type=int, default=42)
     g.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -186,10 +185,6 @@ def build_data(args, model: nn.Module, distributed: bool):
 def wrap_distributed(model: nn.Module, args, device: torch.device) -> nn.Module:
     if not args.distributed:
         return model
-    if args.fsdp:
-        from torch.distributed.fsdp import FullyShardedDataParallel
-
-        return FullyShardedDataParallel(model, device_id=device if device.type == "cuda" else None)
     return nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
 
 
