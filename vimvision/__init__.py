@@ -1,8 +1,9 @@
 """vimvision: Vim and VMamba state-space vision backbones for timm, on Triton kernels.
 
-Importing it registers the models with timm (``timm.create_model('vim_small')``).
+Importing it registers the models with timm (``timm.create_model('vim_small')``) and the dense
+backbones with mmengine (``type='VMambaBackbone'`` in mmdet/mmseg configs).
 """
-from . import kernels, layers, models
+from . import dense, kernels, layers, models
 
 __version__ = "0.1.0"
-__all__ = ["kernels", "layers", "models", "__version__"]
+__all__ = ["dense", "kernels", "layers", "models", "__version__"]
