@@ -21,7 +21,7 @@ from torch.utils.checkpoint import checkpoint
 
 from ..kernels.add_norm import add_norm_fn
 from ..layers.bimamba import BiMambaMixer
-from ._checkpoint import load_strict, pick_state_dict, read_checkpoint
+from ._checkpoint import OfficialCheckpointMixin, custom_load_overlay, pick_state_dict
 
 __all__ = ["Vim"]
 
@@ -75,7 +75,7 @@ class VimBlock(nn.Module):
         return self.mixer(normed), residual
 
 
-class Vim(nn.Module):
+class Vim(OfficialCheckpointMixin, nn.Module):
     """Vision Mamba with the official architecture and parameter names.
 
     global_pool: 'token' takes the class token (the official head); 'avg' averages all tokens;
@@ -182,13 +182,6 @@ class Vim(nn.Module):
             self.global_pool = global_pool
         self.num_classes = num_classes
         self.head = nn.Linear(self.embed_dim, num_classes) if num_classes > 0 else nn.Identity()
-
-    def load_pretrained(self, path: str, use_ema: Optional[bool] = None) -> None:
-        """timm's custom_load hook: official or vimvision files, 'model' weights unless the tag asks for EMA."""
-        if use_ema is None:
-            use_ema = str(getattr(self, "pretrained_cfg", {}).get("tag") or "").endswith("ema")
-        state_dict = checkpoint_filter_fn(pick_state_dict(read_checkpoint(path), use_ema), self)
-        load_strict(self, state_dict, source=f"checkpoint {path!r}")
 
     def _pos_embed(self, x: torch.Tensor, grid: Tuple[int, int]) -> torch.Tensor:
         """Insert the class token at M // 2 and add the position embedding (resampled if the grid differs)."""
@@ -310,10 +303,7 @@ def checkpoint_filter_fn(state_dict: dict, model: Vim) -> dict:
 
 
 def _create_vim(variant: str, pretrained: bool = False, **kwargs) -> Vim:
-    # Official files hold both 'model' and 'model_ema'; timm's generic loader would take the EMA copy,
-    # so weight files always go through Vim.load_pretrained (timm's custom_load hook).
-    overlay = dict(kwargs.pop("pretrained_cfg_overlay", None) or {})
-    overlay.setdefault("custom_load", True)
+    overlay = custom_load_overlay(kwargs)
     return build_model_with_cfg(
         Vim, variant, pretrained, pretrained_cfg_overlay=overlay, pretrained_filter_fn=checkpoint_filter_fn,
         feature_cfg=dict(feature_cls="getter", out_indices=(5, 11, 17, 23)), **kwargs,

@@ -24,7 +24,7 @@ from timm.models._features import feature_take_indices
 from torch.utils.checkpoint import checkpoint
 
 from ..layers.ss2d import SS2D, Permute, linear_layer, norm_layer
-from ._checkpoint import load_strict, pick_state_dict, read_checkpoint
+from ._checkpoint import OfficialCheckpointMixin, custom_load_overlay, pick_state_dict
 
 __all__ = ["VMamba"]
 
@@ -95,7 +95,7 @@ def _downsample(version: str, dim: int, out_dim: int, channel_first: bool) -> nn
     return nn.Sequential(to_first, nn.Conv2d(dim, out_dim, 3, 2, 1), to_last, norm_layer(out_dim, channel_first))
 
 
-class VMamba(nn.Module):
+class VMamba(OfficialCheckpointMixin, nn.Module):
     """VMamba with the official architecture and parameter names (see the module docstring).
 
     Inputs of any size divisible by 32. global_pool: 'avg' (the official head) or '' (features).
@@ -196,13 +196,6 @@ class VMamba(nn.Module):
             self.global_pool = global_pool
         self.num_classes = num_classes
         self.classifier.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
-
-    def load_pretrained(self, path: str, use_ema: Optional[bool] = None) -> None:
-        """timm's custom_load hook: official or vimvision files, 'model' weights unless the tag asks for EMA."""
-        if use_ema is None:
-            use_ema = str(getattr(self, "pretrained_cfg", {}).get("tag") or "").endswith("ema")
-        state_dict = checkpoint_filter_fn(pick_state_dict(read_checkpoint(path), use_ema), self)
-        load_strict(self, state_dict, source=f"checkpoint {path!r}")
 
     def _check_input(self, x: torch.Tensor) -> None:
         if x.dim() != 4 or x.shape[-2] % 32 or x.shape[-1] % 32:
@@ -310,9 +303,7 @@ def checkpoint_filter_fn(state_dict: dict, model: VMamba) -> dict:
 
 
 def _create_vmamba(variant: str, pretrained: bool = False, **kwargs) -> VMamba:
-    # weight files go through VMamba.load_pretrained (timm's custom_load hook), as for Vim
-    overlay = dict(kwargs.pop("pretrained_cfg_overlay", None) or {})
-    overlay.setdefault("custom_load", True)
+    overlay = custom_load_overlay(kwargs)
     return build_model_with_cfg(
         VMamba, variant, pretrained, pretrained_cfg_overlay=overlay, pretrained_filter_fn=checkpoint_filter_fn,
         feature_cfg=dict(feature_cls="getter", out_indices=(0, 1, 2, 3)), **kwargs,
