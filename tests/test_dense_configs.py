@@ -17,6 +17,7 @@ CONFIGS = sorted(p for d in ("mmdet", "mmseg") for p in (ROOT / d).glob("*.py"))
 def test_config_parses_and_backbone_runs(path):
     cfg = Config.fromfile(str(path))
     assert "vimvision" in cfg.custom_imports["imports"]
+    assert cfg.dump()  # mmengine's Runner dumps the config: it must serialize
     backbone_cfg = cfg.model.backbone.to_dict()
     backbone_cfg.pop("init_cfg")  # official weights are not here; the contract is tested in test_dense.py
     backbone = MODELS.build(backbone_cfg).eval()
