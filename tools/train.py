@@ -16,11 +16,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import inspect
-import math
-import os
 import sys
-import time
-from contextlib import nullcontext
 from pathlib import Path
 
 import timm
@@ -31,15 +27,13 @@ from timm.data import Mixup, create_dataset, create_loader, resolve_data_config
 from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
 from timm.optim import create_optimizer_v2
 from timm.scheduler import create_scheduler_v2
-from timm.utils import ModelEmaV3, ParseKwargs, dispatch_clip_grad, init_distributed_device, random_seed, update_summary
-from tqdm import tqdm
+from timm.utils import ModelEmaV3, ParseKwargs, init_distributed_device, random_seed
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import vimvision  # noqa: E402,F401
 from vimvision.data import Digits  # noqa: E402
-from vimvision.training import (  # noqa: E402
-    evaluate, load_training_checkpoint, plot_summary, rng_state, save_atomic, set_rng_state,
-)
+from vimvision.engine import LoopConfig, Trainer  # noqa: E402
+from vimvision.training import evaluate  # noqa: E402
 
 DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -224,134 +218,29 @@ def main(argv=None) -> dict:
     criterion = (SoftTargetCrossEntropy() if mixup else
                  LabelSmoothingCrossEntropy(args.smoothing) if args.smoothing else nn.CrossEntropyLoss())
 
-    # the position in training; loss_sum/seen accumulate the current epoch's train loss
-    state = dict(epoch=0, step=0, num_updates=0, best_top1=-1.0, best_epoch=-1, loss_sum=0.0, seen=0)
-    epoch_rng = None
-    resume = args.resume
-    if resume == "auto":
-        found = [out_dir / n for n in ("recovery.pth", "last.pth") if (out_dir / n).is_file()]
-        resume = str(max(found, key=lambda p: load_training_checkpoint(p)["num_updates"])) if found else ""
-    if resume:
-        ckpt = load_training_checkpoint(Path(resume))
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        if ema is not None and ckpt.get("model_ema") is not None:
-            ema.module.load_state_dict(ckpt["model_ema"])
-        if scaler is not None and ckpt.get("scaler") is not None:
-            scaler.load_state_dict(ckpt["scaler"])
-        state.update({k: ckpt[k] for k in state})
-        epoch_rng = ckpt["epoch_rng"]
-        set_rng_state(ckpt["rng"])
-        if primary:
-            print(f"resumed from {resume}: epoch {state['epoch']}, step {state['step']}")
-
-    if not resume and primary and (out_dir / "summary.csv").exists():
-        (out_dir / "summary.csv").unlink()  # a fresh run in an existing folder starts a fresh log
     train_model = wrap_distributed(model, args, device)
     if args.torchcompile:
         train_model = torch.compile(train_model)
-    writer = None
-    if primary:
-        from torch.utils.tensorboard import SummaryWriter
+    cfg = LoopConfig(epochs=args.epochs, grad_accum_steps=args.grad_accum_steps, clip_grad=args.clip_grad,
+                     clip_mode=args.clip_mode, recovery_interval=args.recovery_interval,
+                     kill_after_steps=args.kill_after_steps, progress=not args.no_progress, amp_dtype=amp_dtype)
+    trainer = Trainer(model, train_model, optimizer, scheduler, scaler, ema, out_dir, primary, cfg, vars(args), args.model)
+    resume = trainer.find_resume(args.resume)
+    if resume:
+        trainer.resume(resume)
 
-        writer = SummaryWriter(out_dir / "tensorboard")
+    def step_loss(batch):
+        images, targets = (t.to(device) for t in batch)
+        if args.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        if mixup is not None:
+            images, targets = mixup(images, targets)
+        return criterion(train_model(images), targets), images.shape[0]
 
-    def checkpoint(name: str, epoch: int, step: int, ep_rng) -> None:
-        if not primary:
-            return
-        save_atomic({
-            "model": model.state_dict(), "model_ema": ema.module.state_dict() if ema else None,
-            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "scaler": scaler.state_dict() if scaler else None, "epoch": epoch, "step": step,
-            **{k: state[k] for k in ("num_updates", "best_top1", "best_epoch", "loss_sum", "seen")},
-            "rng": rng_state(), "epoch_rng": ep_rng, "args": vars(args),
-        }, out_dir / name)
+    def run_eval() -> dict:
+        return evaluate(ema.module if ema is not None else model, eval_loader, device, amp_dtype, args.channels_last)
 
-    progress = (lambda it, **kw: it) if (args.no_progress or not primary) else (lambda it, **kw: tqdm(it, **kw))
-    metrics = {}
-    for epoch in range(state["epoch"], args.epochs):
-        start_step = state["step"] if epoch == state["epoch"] else 0
-        current_rng = None
-        if start_step and epoch_rng is not None:  # replay the epoch's randomness up to where we stopped
-            current_rng = rng_state()
-            set_rng_state(epoch_rng)
-        ep_rng = rng_state()
-        if hasattr(sampler, "set_epoch"):
-            sampler.set_epoch(epoch)
-        train_model.train()
-        loss_sum, seen = (state["loss_sum"], state["seen"]) if start_step else (0.0, 0)
-        t0 = time.perf_counter()
-        batches = progress(train_loader, desc=f"epoch {epoch}", leave=False, initial=start_step)
-        optimizer.zero_grad()
-        for step, (images, targets) in enumerate(batches):
-            if step < start_step:
-                if step == start_step - 1 and current_rng is not None:
-                    set_rng_state(current_rng)
-                continue
-            images, targets = images.to(device), targets.to(device)
-            if args.channels_last:
-                images = images.contiguous(memory_format=torch.channels_last)
-            if mixup is not None:
-                images, targets = mixup(images, targets)
-            autocast = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext()
-            with autocast:
-                loss = criterion(train_model(images), targets)
-            if not math.isfinite(loss.item()):
-                raise SystemExit(f"train.py: loss is {loss.item()} at epoch {epoch} step {step}; stopping "
-                                 f"(last good checkpoint: {out_dir / 'last.pth'})")
-            (scaler.scale(loss / args.grad_accum_steps) if scaler else loss / args.grad_accum_steps).backward()
-            loss_sum += loss.item() * images.shape[0]
-            seen += images.shape[0]
-            if (step + 1) % args.grad_accum_steps:
-                continue
-            if scaler is not None:
-                scaler.unscale_(optimizer)
-            if args.clip_grad:
-                dispatch_clip_grad(model.parameters(), args.clip_grad, mode=args.clip_mode)
-            if scaler is not None:
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                optimizer.step()
-            optimizer.zero_grad()
-            state["num_updates"] += 1
-            if ema is not None:
-                ema.update(model, step=state["num_updates"])
-            scheduler.step_update(num_updates=state["num_updates"])
-            if args.recovery_interval and state["num_updates"] % args.recovery_interval == 0:
-                state.update(loss_sum=loss_sum, seen=seen)
-                checkpoint("recovery.pth", epoch, step + 1, ep_rng)
-            if args.kill_after_steps and state["num_updates"] == args.kill_after_steps:
-                os._exit(17)  # like a kill: no cleanup, no final checkpoint
-            if primary and hasattr(batches, "set_postfix"):
-                batches.set_postfix(loss=f"{loss.item():.3f}", lr=f"{optimizer.param_groups[0]['lr']:.2e}")
-        train_time = time.perf_counter() - t0
-        scheduler.step(epoch + 1)
-        eval_model = ema.module if ema is not None else model
-        ev = evaluate(eval_model, eval_loader, device, amp_dtype, args.channels_last)
-        train_metrics = {"loss": loss_sum / max(seen, 1), "img_per_s": seen / max(train_time, 1e-9)}
-        state.update(epoch=epoch + 1, step=0, loss_sum=0.0, seen=0)
-        is_best = ev["top1"] > state["best_top1"]
-        if is_best:
-            state.update(best_top1=ev["top1"], best_epoch=epoch)
-        metrics = {"epoch": epoch, "train_loss": train_metrics["loss"], **{f"eval_{k}": v for k, v in ev.items()}}
-        if primary:
-            update_summary(epoch, train_metrics, ev, out_dir / "summary.csv", lr=optimizer.param_groups[0]["lr"],
-                           write_header=epoch == 0)
-            for k, v in metrics.items():
-                if k != "epoch":
-                    writer.add_scalar(k, v, epoch)
-            checkpoint("last.pth", epoch + 1, 0, None)
-            if is_best:  # weights only: loads with weights_only=True (validate.py, pretrained_cfg_overlay)
-                save_atomic({"model": model.state_dict(), "model_ema": ema.module.state_dict() if ema else None,
-                             "epoch": epoch, "eval_top1": ev["top1"], "args": vars(args)}, out_dir / "model_best.pth")
-            plot_summary(out_dir / "summary.csv", out_dir / "curves.png", title=args.model)
-            print(f"epoch {epoch}: train loss {train_metrics['loss']:.4f}, eval top-1 {ev['top1']:.2f} "
-                  f"top-5 {ev['top5']:.2f} ({train_metrics['img_per_s']:.0f} img/s)")
-    if writer is not None:
-        writer.close()
-    return {**metrics, "best_top1": state["best_top1"], "output": str(out_dir)}
+    return trainer.fit(train_loader, step_loss, run_eval, sampler)
 
 
 if __name__ == "__main__":
