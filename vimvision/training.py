@@ -83,10 +83,10 @@ def plot_summary(summary_csv: Path, out_png: Path, title: str = "") -> None:
     if col("eval_loss"):
         axes[0].plot(epochs, col("eval_loss"), label="eval")
     axes[0].set_title("loss")
-    for key in ("eval_top1", "eval_top5"):
-        if col(key):
+    for key in rows[0]:
+        if key.startswith("eval_") and key != "eval_loss":
             axes[1].plot(epochs, col(key), label=key)
-    axes[1].set_title("accuracy (%)")
+    axes[1].set_title("evaluation (%)")
     if col("lr"):
         axes[2].plot(epochs, col("lr"))
     axes[2].set_title("learning rate")
