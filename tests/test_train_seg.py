@@ -65,3 +65,13 @@ def test_trains_reports_miou_and_resumes_exactly(seg_data, tmp_path):
 def test_missing_masks_are_named(seg_data, tmp_path):
     result = run("--data-dir", str(tmp_path), *ARGS)
     assert result.returncode != 0 and "images/train does not exist" in result.stderr
+
+
+def test_distributed_run(seg_data, tmp_path):
+    """Same torchrun/DDP behaviour as the classification trainer (two CPU processes, gloo)."""
+    torchrun = Path(sys.executable).with_name("torchrun")
+    result = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", str(TOOL), "--data-dir",
+                             str(seg_data), *ARGS, "--epochs", "1", "--output", str(tmp_path), "--experiment", "ddp"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "ddp" / "last.pth").exists()
