@@ -19,14 +19,12 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torchvision.transforms.v2 as T
-from timm.optim import create_optimizer_v2
-from timm.scheduler import create_scheduler_v2
-from timm.utils import ParseKwargs, init_distributed_device, random_seed
+from timm.utils import init_distributed_device, random_seed
 from torchvision.datasets import CocoDetection, wrap_dataset_for_transforms_v2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from vimvision.dense import torchvision_detector  # noqa: E402
-from vimvision.engine import LoopConfig, Trainer  # noqa: E402
+from vimvision.engine import add_dense_arguments, dense_trainer  # noqa: E402
 
 
 def coco_dataset(root: Path, images: str, ann: str, train: bool, masks: bool):
@@ -87,31 +85,12 @@ def main(argv=None) -> dict:
     p.add_argument("--train-ann", default="annotations/instances_train2017.json")
     p.add_argument("--val-images", default="val2017")
     p.add_argument("--val-ann", default="annotations/instances_val2017.json")
-    p.add_argument("--backbone", default="vmamba_tiny")
     p.add_argument("--arch", default="mask_rcnn", choices=["faster_rcnn", "mask_rcnn", "retinanet"])
     p.add_argument("--num-classes", type=int, default=91, help="max category id + 1 (COCO: 91)")
-    p.add_argument("--pretrained-path", default=None, help="backbone weights (official or ours)")
-    p.add_argument("--model-kwargs", nargs="*", default={}, action=ParseKwargs, metavar="K=V", help="backbone overrides")
     p.add_argument("--min-size", type=int, default=800)
     p.add_argument("--max-size", type=int, default=1333)
-    p.add_argument("--epochs", type=int, default=12)
-    p.add_argument("--batch-size", "-b", type=int, default=2)
-    p.add_argument("--opt", default="adamw")
-    p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--weight-decay", type=float, default=0.05)
-    p.add_argument("--sched", default="cosine")
-    p.add_argument("--warmup-epochs", type=int, default=1)
-    p.add_argument("--clip-grad", type=float, default=None)
-    p.add_argument("--amp", action="store_true", help="bfloat16 autocast")
-    p.add_argument("--workers", "-j", type=int, default=4)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--output", default="output/det")
-    p.add_argument("--experiment", default="")
-    p.add_argument("--resume", default="", help="checkpoint, or 'auto' for the output folder's newest")
-    p.add_argument("--recovery-interval", type=int, default=0)
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--kill-after-steps", type=int, default=0, help=argparse.SUPPRESS)
+    add_dense_arguments(p, lr=1e-4, weight_decay=0.05, sched="cosine", epochs=12,
+                        batch_size=2, output="output/det")
     args = p.parse_args(argv)
     device = init_distributed_device(args)
     random_seed(args.seed, args.rank)
@@ -130,19 +109,8 @@ def main(argv=None) -> dict:
     val_loader = torch.utils.data.DataLoader(val_set, 1, num_workers=args.workers, collate_fn=collate)
     if len(train_loader) == 0:
         raise SystemExit(f"train_det.py: batch size {args.batch_size} exceeds the {len(train_set)} training images")
-    optimizer = create_optimizer_v2(model, args.opt, lr=args.lr, weight_decay=args.weight_decay)
-    scheduler, _ = create_scheduler_v2(optimizer, args.sched, num_epochs=args.epochs, warmup_epochs=args.warmup_epochs,
-                                       step_on_epochs=False, updates_per_epoch=len(train_loader))
-    train_model = model if not args.distributed else nn.parallel.DistributedDataParallel(
-        model, device_ids=[device] if device.type == "cuda" else None)
-    cfg = LoopConfig(epochs=args.epochs, clip_grad=args.clip_grad, recovery_interval=args.recovery_interval,
-                     kill_after_steps=args.kill_after_steps, progress=not args.no_progress,
-                     amp_dtype=torch.bfloat16 if args.amp else None, best_metric="bbox_AP")
-    trainer = Trainer(model, train_model, optimizer, scheduler, None, None, out_dir, args.rank == 0, cfg, vars(args),
-                      f"{args.arch} + {args.backbone}")
-    resume = trainer.find_resume(args.resume)
-    if resume:
-        trainer.resume(resume)
+    trainer, train_model = dense_trainer(args, model, device, len(train_loader), out_dir, "bbox_AP",
+                                         f"{args.arch} + {args.backbone}")
 
     def step_loss(batch):
         images, targets = batch

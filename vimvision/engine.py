@@ -7,6 +7,7 @@ a run killed at any moment ends exactly as one never killed (workers=0, or deter
 """
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import time
@@ -184,3 +185,52 @@ class Trainer:
         plot_summary(self.out_dir / "summary.csv", self.out_dir / "curves.png", title=self.title)
         shown = ", ".join(f"{k} {v:.4g}" for k, v in ev.items())
         print(f"epoch {epoch}: train loss {train_metrics['loss']:.4f}, eval {shown} ({train_metrics['img_per_s']:.0f} img/s)")
+
+
+def add_dense_arguments(p, *, lr: float, weight_decay: float, sched: str, epochs: int, batch_size: int,
+                        output: str) -> None:
+    """The options tools/train_det.py and tools/train_seg.py share (timm's names where timm has one)."""
+    from timm.utils import ParseKwargs
+
+    p.add_argument("--backbone", default="vmamba_tiny")
+    p.add_argument("--pretrained-path", default=None, help="backbone weights (official or ours)")
+    p.add_argument("--model-kwargs", nargs="*", default={}, action=ParseKwargs, metavar="K=V", help="backbone overrides")
+    p.add_argument("--epochs", type=int, default=epochs)
+    p.add_argument("--batch-size", "-b", type=int, default=batch_size)
+    p.add_argument("--opt", default="adamw")
+    p.add_argument("--lr", type=float, default=lr)
+    p.add_argument("--weight-decay", type=float, default=weight_decay)
+    p.add_argument("--sched", default=sched)
+    p.add_argument("--warmup-epochs", type=int, default=1)
+    p.add_argument("--clip-grad", type=float, default=None)
+    p.add_argument("--amp", action="store_true", help="bfloat16 autocast")
+    p.add_argument("--workers", "-j", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--output", default=output)
+    p.add_argument("--experiment", default="")
+    p.add_argument("--resume", default="", help="checkpoint, or 'auto' for the output folder's newest")
+    p.add_argument("--recovery-interval", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--kill-after-steps", type=int, default=0, help=argparse.SUPPRESS)
+
+
+def dense_trainer(args, model: nn.Module, device: torch.device, updates_per_epoch: int, out_dir: Path,
+                  best_metric: str, title: str) -> tuple[Trainer, nn.Module]:
+    """Optimizer, per-step scheduler, DDP wrapper and a resumed-if-asked Trainer for a dense trainer."""
+    from timm.optim import create_optimizer_v2
+    from timm.scheduler import create_scheduler_v2
+
+    optimizer = create_optimizer_v2(model, args.opt, lr=args.lr, weight_decay=args.weight_decay)
+    scheduler, _ = create_scheduler_v2(optimizer, args.sched, num_epochs=args.epochs, warmup_epochs=args.warmup_epochs,
+                                       step_on_epochs=False, updates_per_epoch=updates_per_epoch)
+    train_model = model if not args.distributed else nn.parallel.DistributedDataParallel(
+        model, device_ids=[device] if device.type == "cuda" else None)
+    cfg = LoopConfig(epochs=args.epochs, clip_grad=args.clip_grad, recovery_interval=args.recovery_interval,
+                     kill_after_steps=args.kill_after_steps, progress=not args.no_progress,
+                     amp_dtype=torch.bfloat16 if args.amp else None, best_metric=best_metric)
+    trainer = Trainer(model, train_model, optimizer, scheduler, None, None, out_dir, args.rank == 0, cfg, vars(args), title)
+    resume = trainer.find_resume(args.resume)
+    if resume:
+        trainer.resume(resume)
+    return trainer, train_model
