@@ -21,11 +21,13 @@ from torch.utils.checkpoint import checkpoint
 
 from ..kernels.add_norm import add_norm_fn
 from ..layers.bimamba import BiMambaMixer
+from ..layers.forgetting_attention import ForgettingAttention
 from ._checkpoint import OfficialCheckpointMixin, custom_load_overlay, pick_state_dict
 
 __all__ = ["Vim"]
 
 GLOBAL_POOLS = ("token", "avg", "")
+MIXERS = ("mamba", "fox", "hybrid")
 
 
 class StridedPatchEmbed(nn.Module):
@@ -80,7 +82,9 @@ class Vim(OfficialCheckpointMixin, nn.Module):
 
     global_pool: 'token' takes the class token (the official head); 'avg' averages all tokens;
     '' returns the token sequence. kernel_backend: 'auto' (Triton on CUDA, PyTorch elsewhere),
-    'triton', 'torch' or 'reference', for the scan, conv and add+norm kernels. The official ``final_pool_type='mean'`` flag has no effect in the
+    'triton', 'torch' or 'reference', for the scan, conv and add+norm kernels. mixer: 'mamba' (the
+    official model), 'fox' (bidirectional forgetting attention with num_heads heads in every block) or
+    'hybrid' (forgetting attention in every attn_every-th block, Mamba elsewhere). The official ``final_pool_type='mean'`` flag has no effect in the
     released models (they always take the class token), so it has no equivalent here.
     """
 
@@ -103,6 +107,10 @@ class Vim(OfficialCheckpointMixin, nn.Module):
         rescale_prenorm_residual: bool = True,
         dynamic_img_size: bool = False,
         kernel_backend: str = "auto",
+        mixer: str = "mamba",
+        attn_every: int = 4,
+        num_heads: int = 3,
+        gate_bias_init: float = 5.0,
     ):
         super().__init__()
         if global_pool not in GLOBAL_POOLS:
@@ -123,10 +131,15 @@ class Vim(OfficialCheckpointMixin, nn.Module):
         self.head_drop = nn.Dropout(drop_rate)
         self.head = nn.Linear(embed_dim, num_classes) if num_classes > 0 else nn.Identity()
         rates = torch.linspace(0, drop_path_rate, depth).tolist()
-        mixer = partial(BiMambaMixer, d_state=d_state, expand=expand, gate_act=gate_act, kernel_backend=kernel_backend)
+        if mixer not in MIXERS:
+            raise ValueError(f"Vim: mixer has {mixer!r}, expected one of {MIXERS}")
+        mamba = partial(BiMambaMixer, d_state=d_state, expand=expand, gate_act=gate_act, kernel_backend=kernel_backend)
+        fox = partial(ForgettingAttention, num_heads=num_heads, gate_bias_init=gate_bias_init)
+        use_fox = [mixer == "fox" or (mixer == "hybrid" and (i + 1) % attn_every == 0) for i in range(depth)]
         # as the official code: block i drops the previous mixer's output with rate rates[i - 1]
         self.layers = nn.ModuleList(
-            VimBlock(embed_dim, mixer(embed_dim), ([0.0] + rates)[i], norm_eps, kernel_backend) for i in range(depth)
+            VimBlock(embed_dim, (fox if use_fox[i] else mamba)(embed_dim), ([0.0] + rates)[i], norm_eps, kernel_backend)
+            for i in range(depth)
         )
         self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity()
         self.norm_f = RmsNorm(embed_dim, eps=norm_eps)
@@ -147,6 +160,8 @@ class Vim(OfficialCheckpointMixin, nn.Module):
                 nn.init.zeros_(module.bias)
         if rescale_prenorm_residual:  # out_proj: kaiming-uniform / sqrt(n_layer), one residual per layer
             for layer in self.layers:
+                if not hasattr(layer.mixer, "out_proj"):  # forgetting-attention blocks keep timm's init
+                    continue
                 weight = layer.mixer.out_proj.weight
                 nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
                 with torch.no_grad():
@@ -158,10 +173,8 @@ class Vim(OfficialCheckpointMixin, nn.Module):
 
     @torch.jit.ignore
     def no_weight_decay(self) -> set:
-        names = {"pos_embed", "cls_token"}
-        for i in range(len(self.layers)):
-            names |= {f"layers.{i}.mixer.{p}" for p in ("A_log", "A_b_log", "D", "D_b")}
-        return names
+        ssm = ("A_log", "A_b_log", "D", "D_b")
+        return {"pos_embed", "cls_token"} | {n for n, _ in self.named_parameters() if n.rsplit(".", 1)[-1] in ssm}
 
     @torch.jit.ignore
     def group_matcher(self, coarse: bool = False) -> dict:
