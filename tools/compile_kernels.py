@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from vimvision.kernels.add_norm import fused as add_norm  # noqa: E402
 from vimvision.kernels.causal_conv1d import fused as conv  # noqa: E402
 from vimvision.kernels.cross_scan import fused as cross  # noqa: E402
+from vimvision.kernels.forgetting_attention import fused as fox  # noqa: E402
 from vimvision.kernels.selective_scan import fused as scan  # noqa: E402
 
 
@@ -85,12 +86,24 @@ def _cross_cases():
             yield cross._cross_kernel, types, dict(MERGE=merge, BLOCK_H=32, BLOCK_W=32)
 
 
+def _fox_cases():
+    for act in ("fp32", "bf16"):
+        for D in (32, 64):
+            meta = dict(D=D, BLOCK_M=32, BLOCK_N=32)
+            io = dict(q_ptr=f"*{act}", k_ptr=f"*{act}", v_ptr=f"*{act}", cf_ptr="*fp32", cb_ptr="*fp32", lse_ptr="*fp32",
+                      L="i32", scale="fp32")
+            yield fox._fwd_kernel, dict(io, o_ptr=f"*{act}"), meta
+            grads = dict(io, do_ptr=f"*{act}", delta_ptr="*fp32", dcf_ptr="*fp32", dcb_ptr="*fp32")
+            yield fox._bwd_kv_kernel, dict(grads, dk_ptr=f"*{act}", dv_ptr=f"*{act}"), meta
+            yield fox._bwd_q_kernel, dict(grads, dq_ptr=f"*{act}"), meta
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--arch", type=int, default=90, help="CUDA compute capability x10 (80, 89, 90, ...)")
     args = p.parse_args(argv)
     failures = 0
-    for kernel, types, constexprs in (*_scan_cases(), *_conv_cases(), *_add_norm_cases(), *_cross_cases()):
+    for kernel, types, constexprs in (*_scan_cases(), *_conv_cases(), *_add_norm_cases(), *_cross_cases(), *_fox_cases()):
         label = f"{kernel.__name__} {sorted(set(types.values()) - {'i32', 'fp32', '*fp32'}) or ['fp32']} {constexprs}"
         try:
             compile_for_gpu(kernel, types, constexprs, args.arch)

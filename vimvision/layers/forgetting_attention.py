@@ -13,29 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-def decay_bias(log_fwd: torch.Tensor, log_bwd: torch.Tensor) -> torch.Tensor:
-    """(batch, heads, L) log-gates -> (batch, heads, L, L) bias; fp32 (cumsums of long sequences need it)."""
-    c_fwd, c_bwd = log_fwd.float().cumsum(-1), log_bwd.float().cumsum(-1)
-    lower = c_fwd[..., :, None] - c_fwd[..., None, :]  # i >= j: sum of log f over (j, i]
-    upper = c_bwd[..., None, :] - c_bwd[..., :, None]  # j > i: sum of log f' over (i, j]
-    L = log_fwd.shape[-1]
-    below = torch.ones(L, L, dtype=torch.bool, device=log_fwd.device).tril()
-    return torch.where(below, lower, upper)
-
-
-def decay_bias_ref(log_fwd: torch.Tensor, log_bwd: torch.Tensor) -> torch.Tensor:
-    """The definition entry by entry, in float64 (the tests' reference): for j <= i the sum of log f_l over
-    j < l <= i, for j > i the sum of log f'_l over i < l <= j."""
-    *lead, L = log_fwd.shape
-    out = torch.zeros(*lead, L, L, dtype=torch.float64)
-    for i in range(L):
-        for j in range(L):
-            if j <= i:
-                out[..., i, j] = log_fwd[..., j + 1 : i + 1].double().sum(-1)
-            else:
-                out[..., i, j] = log_bwd[..., i + 1 : j + 1].double().sum(-1)
-    return out
+from ..kernels.forgetting_attention import forgetting_attention_fn
 
 
 class ForgettingAttention(nn.Module):
@@ -43,17 +21,18 @@ class ForgettingAttention(nn.Module):
 
     gate_bias_init: the gates' initial bias b (x-transformers uses 5: sigmoid(5) = 0.993, i.e. about
     0.0067 nats of decay per token, nearly plain attention at init). gate_scale multiplies the log-gates
-    (0 turns the module into plain attention). Uses scaled_dot_product_attention with the bias as an
-    additive mask: memory O(heads * L^2) for the bias, as the attention matrix itself.
+    (0 turns the module into plain attention). kernel_backend 'torch' runs scaled_dot_product_attention
+    with the materialized bias (O(heads * L^2) memory); 'triton' (the default on CUDA) the fused kernel,
+    which builds the bias per tile and never stores it.
     """
 
     def __init__(self, dim: int, num_heads: int = 8, qkv_bias: bool = True, gate_bias_init: float = 5.0,
-                 gate_scale: float = 1.0, attn_drop: float = 0.0, proj_drop: float = 0.0):
+                 gate_scale: float = 1.0, attn_drop: float = 0.0, proj_drop: float = 0.0, kernel_backend: str = "auto"):
         super().__init__()
         if dim % num_heads:
             raise ValueError(f"ForgettingAttention: dim {dim} is not divisible by num_heads {num_heads}")
         self.num_heads, self.head_dim = num_heads, dim // num_heads
-        self.gate_scale, self.attn_drop = gate_scale, attn_drop
+        self.gate_scale, self.attn_drop, self.kernel_backend = gate_scale, attn_drop, kernel_backend
         self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
         self.forget_gate = nn.Linear(dim, 2 * num_heads)  # forward and backward gates per head
         nn.init.constant_(self.forget_gate.bias, gate_bias_init)
@@ -65,6 +44,12 @@ class ForgettingAttention(nn.Module):
         q, k, v = self.qkv(x).view(B, L, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         log_gates = F.logsigmoid(self.forget_gate(x).float()) * self.gate_scale  # (B, L, 2H)
         log_fwd, log_bwd = log_gates.transpose(1, 2).chunk(2, dim=1)
-        bias = decay_bias(log_fwd, log_bwd).to(q.dtype)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=self.attn_drop if self.training else 0.0)
+        if self.attn_drop and self.training:  # attention dropout needs the reference path
+            from ..kernels.forgetting_attention import decay_bias
+
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=decay_bias(log_fwd, log_bwd).to(q.dtype),
+                                                 dropout_p=self.attn_drop)
+        else:
+            backend = "torch" if self.kernel_backend == "reference" else self.kernel_backend
+            out = forgetting_attention_fn(q, k, v, log_fwd, log_bwd, backend=backend)
         return self.proj_drop(self.proj(out.transpose(1, 2).reshape(B, L, C)))

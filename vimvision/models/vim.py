@@ -134,7 +134,7 @@ class Vim(OfficialCheckpointMixin, nn.Module):
         if mixer not in MIXERS:
             raise ValueError(f"Vim: mixer has {mixer!r}, expected one of {MIXERS}")
         mamba = partial(BiMambaMixer, d_state=d_state, expand=expand, gate_act=gate_act, kernel_backend=kernel_backend)
-        fox = partial(ForgettingAttention, num_heads=num_heads, gate_bias_init=gate_bias_init)
+        fox = partial(ForgettingAttention, num_heads=num_heads, gate_bias_init=gate_bias_init, kernel_backend=kernel_backend)
         use_fox = [mixer == "fox" or (mixer == "hybrid" and (i + 1) % attn_every == 0) for i in range(depth)]
         # as the official code: block i drops the previous mixer's output with rate rates[i - 1]
         self.layers = nn.ModuleList(
