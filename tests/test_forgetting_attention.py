@@ -83,7 +83,9 @@ def test_models(name, kinds):
     model(x).sum().backward()
     inter = model.forward_intermediates(x, indices=[1, 3], intermediates_only=True)
     assert [t.shape for t in inter] == [(2, 192, 4, 4)] * 2
-    assert "layers.0.mixer.A_log" in model.no_weight_decay() or name == "vim_fox_tiny"
+    ssm_names = {n for n in model.no_weight_decay() if n.endswith(("A_log", "A_b_log", "D", "D_b"))}
+    assert ssm_names == {f"layers.{i}.mixer.{p}" for i, kind in enumerate(kinds) if kind == "BiMambaMixer"
+                         for p in ("A_log", "A_b_log", "D", "D_b")}
 
 
 @pytest.mark.parametrize("L,D,dtype", [(37, 16, torch.float32), (5, 32, torch.float32), (64, 16, torch.float32),

@@ -35,7 +35,8 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
     killed = run(*TINY, "--output", str(tmp_path), "--experiment", "killed", "--recovery-interval", "5",
                  "--kill-after-steps", "29", check=False)
     assert killed.returncode == 17  # died mid-epoch 1 (22 steps per epoch), last recovery at step 25
-    assert not (tmp_path / "killed" / "last.pth").exists() or _rows(tmp_path / "killed" / "summary.csv")
+    recovery = torch.load(tmp_path / "killed" / "recovery.pth", weights_only=False)
+    assert (recovery["epoch"], recovery["step"], recovery["num_updates"]) == (1, 3, 25)  # the resume point: mid-epoch
     run(*TINY, "--output", str(tmp_path), "--experiment", "killed", "--recovery-interval", "5", "--resume", "auto")
     whole = torch.load(tmp_path / "whole" / "last.pth", weights_only=False)
     resumed = torch.load(tmp_path / "killed" / "last.pth", weights_only=False)

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
 import torch
 import torch.nn as nn
+from timm.utils import natural_key
 
 # exactly what official training files pickle besides tensors and containers (Vim's main.py args)
 SAFE_GLOBALS = [argparse.Namespace]
@@ -42,13 +42,8 @@ def pick_state_dict(checkpoint: dict, use_ema: bool = False) -> dict:
     return checkpoint
 
 
-def _natural(key: str) -> list:
-    """'layers.2.x' before 'layers.10.x'."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", key)]
-
-
 def _names(keys, limit: int = 12) -> str:
-    keys = sorted(keys, key=_natural)
+    keys = sorted(keys, key=natural_key)  # 'layers.2.x' before 'layers.10.x'
     more = f" ... and {len(keys) - limit} more" if len(keys) > limit else ""
     return ", ".join(keys[:limit]) + more
 
