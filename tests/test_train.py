@@ -8,8 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import timm
 import torch
 from PIL import Image
+
+import vimvision  # noqa: F401  (registers the models)
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ROOT / "tools" / "train.py"
@@ -72,6 +75,7 @@ def test_folder_dataset_through_timm_loaders(tmp_path):
         (["--data-dir", "/nonexistent/imagenet"], "--data-dir '/nonexistent/imagenet' is not a folder"),
         (["--config", "/nonexistent.yaml"], "--config '/nonexistent.yaml' does not exist"),
         (["--dataset", "digits", "--batch-size", "5000", "--model", "vmamba_tiny"], "batch size 5000"),
+        (["--dataset", "digits", "--model", "vmamba_tiny", "--fsdp"], "--fsdp needs several processes"),
     ],
 )
 def test_errors_name_the_problem(args, message, tmp_path):
@@ -129,3 +133,56 @@ def test_distributed_data_parallel_with_amp_and_accumulation(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     (row,) = _rows(tmp_path / "ddp" / "summary.csv")
     assert float(row["train_loss"]) > 0 and (tmp_path / "ddp" / "last.pth").exists()
+
+
+def torchrun(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    launcher = Path(sys.executable).with_name("torchrun")
+    result = subprocess.run([str(launcher), "--standalone", "--nproc_per_node", "2", str(TRAIN), *args],
+                            capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(result.stdout[-3000:] + result.stderr[-3000:])
+    return result
+
+
+def test_fsdp_trains_like_ddp_and_resumes_exactly(tmp_path):
+    """--fsdp (FSDP2 over two CPU processes) with EMA, drop path and clipping: the weights equal a DDP run's
+    to float rounding; killed mid-epoch and resumed, they are bit-identical to the uninterrupted FSDP run
+    (every rank's RNG is saved); its checkpoints hold plain full weights that load without FSDP."""
+    sharded = [*TINY, "--batch-size", "32", "--clip-grad", "1.0", "--output", str(tmp_path)]
+    torchrun(*sharded, "--experiment", "ddp")
+    torchrun(*sharded, "--fsdp", "--experiment", "fsdp")
+    killed = torchrun(*sharded, "--fsdp", "--experiment", "killed", "--recovery-interval", "5",
+                      "--kill-after-steps", "29", check=False)
+    assert killed.returncode != 0
+    recovery = torch.load(tmp_path / "killed" / "recovery.pth", weights_only=False)
+    assert (recovery["epoch"], recovery["step"], recovery["num_updates"]) == (1, 3, 25)
+    assert len(recovery["rng"]) == 2 and not torch.equal(recovery["rng"][0]["torch"], recovery["rng"][1]["torch"])
+    torchrun(*sharded, "--fsdp", "--experiment", "killed", "--recovery-interval", "5", "--resume", "auto")
+
+    ddp, fsdp, resumed = (torch.load(tmp_path / e / "last.pth", weights_only=False) for e in ("ddp", "fsdp", "killed"))
+    for key in ("model", "model_ema"):
+        assert fsdp[key].keys() == ddp[key].keys()
+        for name, value in ddp[key].items():
+            assert type(fsdp[key][name]) is torch.Tensor, f"{key}.{name} is not a plain tensor"
+            torch.testing.assert_close(fsdp[key][name], value, rtol=1e-5, atol=1e-6, msg=f"{key}.{name}: FSDP vs DDP")
+            assert torch.equal(fsdp[key][name], resumed[key][name]), f"{key}.{name} differs after resume"
+    timing_free = lambda rows: [{k: v for k, v in r.items() if k != "train_img_per_s"} for r in rows]  # noqa: E731
+    assert timing_free(_rows(tmp_path / "fsdp" / "summary.csv")) == timing_free(_rows(tmp_path / "killed" / "summary.csv"))
+
+    best = torch.load(tmp_path / "fsdp" / "model_best.pth", weights_only=True)
+    model = timm.create_model("vmamba_tiny", depths=[1, 1, 1, 1], dims=8, num_classes=10)
+    model.load_state_dict(best["model"])  # strict: full, unsharded names and shapes
+    unsharded = run(*sharded, "--experiment", "fsdp", "--epochs", "3", "--resume", "auto", check=False)
+    assert unsharded.returncode != 0 and "written by an --fsdp run" in unsharded.stderr
+
+
+def test_summary_rows_of_rerun_epochs_are_dropped(tmp_path):
+    """A run killed after logging epoch e but before last.pth resumes inside e: e's row must not appear twice."""
+    from vimvision.engine import keep_summary_before
+
+    summary = tmp_path / "summary.csv"
+    summary.write_text("epoch,train_loss\n0,2.0\n1,1.5\n2,1.2\n")
+    keep_summary_before(summary, 2)
+    assert [r["epoch"] for r in _rows(summary)] == ["0", "1"]
+    keep_summary_before(summary, 0)
+    assert not summary.exists()

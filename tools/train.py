@@ -32,6 +32,7 @@ from timm.utils import ModelEmaV3, ParseKwargs, init_distributed_device, random_
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import vimvision  # noqa: E402,F401
 from vimvision.data import Digits  # noqa: E402
+from vimvision.distributed import shard_blocks  # noqa: E402
 from vimvision.engine import LoopConfig, Trainer  # noqa: E402
 from vimvision.training import evaluate  # noqa: E402
 
@@ -88,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("runtime")
     g.add_argument("--amp", action="store_true", help="mixed precision (see --amp-dtype)")
     g.add_argument("--amp-dtype", default="bfloat16", choices=sorted(DTYPES))
+    g.add_argument("--fsdp", action="store_true",
+                   help="fully sharded data parallel (FSDP2) under torchrun: each residual block and the model "
+                        "(and the EMA copy) sharded over the processes; checkpoints hold full weights")
     g.add_argument("--channels-last", action="store_true")
     g.add_argument("--torchcompile", action="store_true")
     g.add_argument("--grad-checkpointing", action="store_true")
@@ -177,7 +181,7 @@ def build_data(args, model: nn.Module, distributed: bool):
 
 
 def wrap_distributed(model: nn.Module, args, device: torch.device) -> nn.Module:
-    if not args.distributed:
+    if not args.distributed or args.fsdp:  # a sharded model synchronises its own gradients
         return model
     return nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
 
@@ -198,6 +202,15 @@ def main(argv=None) -> dict:
     if args.channels_last:
         model.to(memory_format=torch.channels_last)
     ema = ModelEmaV3(model, decay=args.model_ema_decay) if args.model_ema else None
+    if args.fsdp:  # before the optimizer is made: sharding replaces the parameters
+        if not args.distributed:
+            raise SystemExit("train.py: --fsdp needs several processes: launch with torchrun --nproc_per_node N")
+        if args.channels_last:
+            raise SystemExit("train.py: --fsdp cannot shard channels-last weights (FSDP2 needs contiguous "
+                             "parameters): drop --channels-last")
+        shard_blocks(model)
+        if ema is not None:
+            shard_blocks(ema.module)  # sharded like the model, so the EMA update stays shard-local
     global_batch = args.batch_size * args.world_size * args.grad_accum_steps
     lr = args.lr or args.lr_base * global_batch / args.lr_base_size
     optimizer = create_optimizer_v2(model, args.opt, lr=lr, weight_decay=args.weight_decay, layer_decay=args.layer_decay)
@@ -227,7 +240,10 @@ def main(argv=None) -> dict:
     trainer = Trainer(model, train_model, optimizer, scheduler, scaler, ema, out_dir, primary, cfg, vars(args), args.model)
     resume = trainer.find_resume(args.resume)
     if resume:
-        trainer.resume(resume)
+        try:
+            trainer.resume(resume)
+        except ValueError as error:  # a checkpoint that does not fit this run
+            raise SystemExit(f"train.py: {error}") from None
 
     def step_loss(batch):
         images, targets = (t.to(device) for t in batch)

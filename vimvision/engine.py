@@ -4,10 +4,13 @@ Nothing is lost: last.pth (every epoch), recovery.pth (every `recovery_interval`
 the best weights are written atomically; resume restores model, EMA, optimizer, scheduler, scaler,
 RNG states and the position inside the epoch, replaying the epoch's randomness up to that point, so
 a run killed at any moment ends exactly as one never killed (workers=0, or deterministic workers).
+Multi-process runs (DDP or FSDP) save every rank's RNG states and, when sharded, full unsharded state
+dicts, so saving is a collective: every rank calls _checkpoint, rank 0 writes.
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import math
 import os
 import time
@@ -21,6 +24,8 @@ import torch.nn as nn
 from timm.utils import dispatch_clip_grad, update_summary
 from tqdm import tqdm
 
+from .distributed import (barrier, gather_objects, load_model_state, load_optimizer_state, model_state,
+                          optimizer_state, world)
 from .training import load_training_checkpoint, plot_summary, rng_state, save_atomic, set_rng_state
 
 
@@ -60,28 +65,43 @@ class Trainer:
 
     def resume(self, path: str) -> None:
         ckpt = load_training_checkpoint(Path(path))
-        self.model.load_state_dict(ckpt["model"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
+        load_model_state(self.model, ckpt["model"])
+        load_optimizer_state(self.model, self.optimizer, ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
         if self.ema is not None and ckpt.get("model_ema") is not None:
-            self.ema.module.load_state_dict(ckpt["model_ema"])
+            load_model_state(self.ema.module, ckpt["model_ema"])
         if self.scaler is not None and ckpt.get("scaler") is not None:
             self.scaler.load_state_dict(ckpt["scaler"])
         self.state.update({k: ckpt[k] for k in self.state})
-        self.epoch_rng = ckpt["epoch_rng"]
-        set_rng_state(ckpt["rng"])
+        rank, size = world()
+        if len(ckpt["rng"]) == size:  # one entry per rank
+            set_rng_state(ckpt["rng"][rank])
+            self.epoch_rng = ckpt["epoch_rng"][rank]
+        elif self.primary:
+            print(f"resume: {path} was written by {len(ckpt['rng'])} processes and this run has {size}: "
+                  "random streams start afresh, so the run will not replay the interrupted one exactly")
         if self.primary:
             print(f"resumed from {path}: epoch {self.state['epoch']}, step {self.state['step']}")
 
     def _checkpoint(self, name: str, epoch: int, step: int, ep_rng) -> None:
-        if not self.primary:
-            return
-        save_atomic({
-            "model": self.model.state_dict(), "model_ema": self.ema.module.state_dict() if self.ema else None,
-            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+        """A collective (sharded weights and every rank's RNG are gathered); rank 0 writes the file."""
+        ckpt = {
+            "model": model_state(self.model), "model_ema": model_state(self.ema.module) if self.ema else None,
+            "optimizer": optimizer_state(self.model, self.optimizer), "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler else None, **self.state, "epoch": epoch, "step": step,
-            "rng": rng_state(), "epoch_rng": ep_rng, "args": self.args,
-        }, self.out_dir / name)
+            "rng": gather_objects(rng_state()), "epoch_rng": gather_objects(ep_rng), "args": self.args,
+        }
+        if self.primary:
+            save_atomic(ckpt, self.out_dir / name)
+        barrier()
+
+    def _save_best(self, epoch: int, ev: dict) -> None:
+        """Weights only, so it loads with weights_only=True (validate.py, pretrained_cfg_overlay). A collective."""
+        best = {"model": model_state(self.model), "model_ema": model_state(self.ema.module) if self.ema else None,
+                "epoch": epoch, f"eval_{self.cfg.best_metric}": ev[self.cfg.best_metric], "args": self.args}
+        if self.primary:
+            save_atomic(best, self.out_dir / "model_best.pth")
+        barrier()
 
     def _optimizer_step(self) -> None:
         opt, scaler = self.optimizer, self.scaler
@@ -150,8 +170,7 @@ class Trainer:
         if self.primary:
             from torch.utils.tensorboard import SummaryWriter
 
-            if self.state["num_updates"] == 0 and (self.out_dir / "summary.csv").exists():
-                (self.out_dir / "summary.csv").unlink()  # a fresh run in an existing folder starts a fresh log
+            keep_summary_before(self.out_dir / "summary.csv", self.state["epoch"])
             self.writer = SummaryWriter(self.out_dir / "tensorboard")
         metrics = {}
         for epoch in range(self.state["epoch"], self.cfg.epochs):
@@ -166,25 +185,42 @@ class Trainer:
                 self.state.update(best=ev[self.cfg.best_metric], best_epoch=epoch)
             metrics = {"epoch": epoch, "train_loss": train_metrics["loss"], **{f"eval_{k}": v for k, v in ev.items()}}
             if self.primary:
-                self._log(epoch, train_metrics, ev, metrics, is_best)
+                self._log(epoch, train_metrics, ev, metrics)
+            self._checkpoint("last.pth", epoch + 1, 0, None)
+            if is_best:
+                self._save_best(epoch, ev)
         if self.writer is not None:
             self.writer.close()
         return {**metrics, "best": self.state["best"], "output": str(self.out_dir)}
 
-    def _log(self, epoch: int, train_metrics: dict, ev: dict, metrics: dict, is_best: bool) -> None:
+    def _log(self, epoch: int, train_metrics: dict, ev: dict, metrics: dict) -> None:
         update_summary(epoch, train_metrics, ev, self.out_dir / "summary.csv",
                        lr=self.optimizer.param_groups[0]["lr"], write_header=epoch == 0)
         for k, v in metrics.items():
             if k != "epoch":
                 self.writer.add_scalar(k, v, epoch)
-        self._checkpoint("last.pth", epoch + 1, 0, None)
-        if is_best:  # weights only: loads with weights_only=True (validate.py, pretrained_cfg_overlay)
-            save_atomic({"model": self.model.state_dict(), "model_ema": self.ema.module.state_dict() if self.ema else None,
-                         "epoch": epoch, f"eval_{self.cfg.best_metric}": ev[self.cfg.best_metric], "args": self.args},
-                        self.out_dir / "model_best.pth")
         plot_summary(self.out_dir / "summary.csv", self.out_dir / "curves.png", title=self.title)
         shown = ", ".join(f"{k} {v:.4g}" for k, v in ev.items())
         print(f"epoch {epoch}: train loss {train_metrics['loss']:.4f}, eval {shown} ({train_metrics['img_per_s']:.0f} img/s)")
+
+
+def keep_summary_before(summary_csv: Path, epoch: int) -> None:
+    """Drop summary.csv rows of epochs >= epoch: a fresh run (epoch 0) starts a fresh log, and a run
+    resumed from inside epoch e, killed after writing e's row but before last.pth, does not log e twice."""
+    if not summary_csv.exists():
+        return
+    with open(summary_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
+    kept = [r for r in rows if int(r["epoch"]) < epoch]
+    if not kept:
+        summary_csv.unlink()
+    elif len(kept) < len(rows):
+        tmp = summary_csv.with_name(f".{summary_csv.name}.tmp")
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(kept)
+        os.replace(tmp, summary_csv)
 
 
 def add_dense_arguments(p, *, lr: float, weight_decay: float, sched: str, epochs: int, batch_size: int,
