@@ -2,6 +2,7 @@
 
     python tools/train.py --config configs/vim_small.yaml --data-dir /data/imagenet
     torchrun --nproc_per_node 8 tools/train.py --config configs/vmamba_tiny.yaml --data-dir /data/imagenet --amp
+    torchrun --nproc_per_node 8 tools/train.py --config configs/vim_base.yaml --data-dir /data/imagenet --fsdp
     python tools/train.py --config configs/demo_vim.yaml          # the embedded digits dataset, CPU, minutes
 
 Built on timm's parts (datasets/loaders/transforms, Mixup/CutMix, SoftTargetCrossEntropy, create_optimizer_v2
@@ -9,7 +10,8 @@ with no-weight-decay lists and layer decay, create_scheduler_v2, ModelEmaV3, upd
 OUTPUT/EXPERIMENT: summary.csv (one row per epoch, with eval_top1), TensorBoard events, curves.png,
 last.pth (every epoch, everything needed to resume), model_best.pth (weights only), recovery.pth (every --recovery-interval optimizer steps). All are
 written atomically, and --resume restores model, EMA, optimizer, scheduler, scaler, RNG states and the
-position inside the epoch, so a run killed at any moment and resumed ends as if never killed.
+position inside the epoch (every rank's, under torchrun), so a run killed at any moment and resumed ends as
+if never killed; --fsdp runs save full, unsharded weights.
 """
 from __future__ import annotations
 
