@@ -65,24 +65,56 @@ def test_torch_backend_matches_reference(case):
     _compare(case, "torch")
 
 
+@pytest.mark.parametrize("kernel", fused.KERNELS)
 @pytest.mark.parametrize("case", TRITON_CASES, ids=_id)
-def test_triton_backend_matches_reference(case):
+def test_triton_backend_matches_reference(case, kernel, monkeypatch):
+    monkeypatch.setenv("VIMVISION_SCAN_KERNEL", kernel)
     _compare(case, "triton")
 
 
-@pytest.mark.parametrize("block_d,chunk", [(4, 8), (2, 16)])
-def test_triton_kernel_blocks_and_chunks(block_d, chunk):
-    """Several channel blocks per group and several checkpoint chunks, launched directly."""
-    case = Case(L=27, dim=12, groups=2, d_state=4)
+def _launch_args(ins: dict) -> list:
+    return [ins[k] for k in ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")]
+
+
+@pytest.mark.parametrize("kernel", fused.KERNELS)
+@pytest.mark.parametrize("block_d,chunk,reverse", [(4, 8, False), (2, 16, True)])
+def test_triton_kernel_blocks_and_chunks(kernel, block_d, chunk, reverse):
+    """Several channel blocks per group and several checkpoint chunks (tiles), launched directly."""
+    case = Case(L=27, dim=12, groups=2, d_state=4, reverse=reverse)
     ins = case.inputs(DEVICE)
-    args = [ins[k] for k in ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")]
-    out, ckpt = fused.scan_fwd(*args, True, GATE_IDS["silu"], False, block_d=block_d, chunk=chunk)
+    args = _launch_args(ins)
+    blocks = dict(kernel=kernel, block_d=block_d, chunk=chunk)
+    out, ckpt = fused.scan_fwd(*args, True, GATE_IDS["silu"], reverse, **blocks)
     want = run_scan(selective_scan_fn, ins, case, backend="reference")
     torch.testing.assert_close(out, want[0], rtol=6e-4, atol=2e-3)
     torch.testing.assert_close(ckpt[:, :, -1], want[1], rtol=6e-4, atol=2e-3)
-    grads = fused.scan_bwd(want[3], *args, ckpt, True, GATE_IDS["silu"], False, block_d=block_d, chunk=chunk)
+    grads = fused.scan_bwd(want[3], *args, ckpt, True, GATE_IDS["silu"], reverse, **blocks)
     for name, g in zip(("u", "delta", "A", "B", "C", "D", "z", "delta_bias"), grads):
         torch.testing.assert_close(g, want[2][name], rtol=1e-3, atol=5e-3, msg=lambda m, n=name: f"{n}: {m}")
+
+
+def test_kernels_share_checkpoints():
+    """Both forwards write the same per-tile states, so either backward can follow either forward."""
+    case = Case(L=45, dim=8, groups=2, d_state=3)
+    ins = case.inputs(DEVICE)
+    args = _launch_args(ins)
+    runs = {k: fused.scan_fwd(*args, True, GATE_IDS["silu"], False, kernel=k, chunk=16) for k in fused.KERNELS}
+    (out_s, ckpt_s), (out_t, ckpt_t) = runs["sequential"], runs["tiled"]
+    assert ckpt_s.shape == ckpt_t.shape == (case.batch, case.dim, 3, case.d_state)
+    torch.testing.assert_close(ckpt_t, ckpt_s, rtol=1e-5, atol=1e-5)
+    dout = torch.randn_like(out_s)
+    crossed = fused.scan_bwd(dout, *args, ckpt_s, True, GATE_IDS["silu"], False, kernel="tiled", chunk=16)
+    native = fused.scan_bwd(dout, *args, ckpt_s, True, GATE_IDS["silu"], False, kernel="sequential", chunk=16)
+    for a, b in zip(crossed, native):
+        if a is not None:
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_unknown_kernel_is_named(monkeypatch):
+    monkeypatch.setenv("VIMVISION_SCAN_KERNEL", "parallel")
+    ins = Case(L=5).inputs(DEVICE)
+    with pytest.raises(ValueError, match="kernel 'parallel'.*VIMVISION_SCAN_KERNEL.*sequential"):
+        selective_scan_fn(**ins, backend="triton")
 
 
 @pytest.mark.parametrize("backend", ["reference", "torch"])
@@ -119,9 +151,11 @@ def test_three_dim_B_C_mean_one_group():
     torch.testing.assert_close(got[2]["B"], want[2]["B"][:, 0], rtol=1e-3, atol=2e-3)
 
 
-@pytest.mark.parametrize("backend,L", [("torch", 16384), ("triton", 2048)])
-def test_long_sequence_and_large_delta_stay_finite(backend, L):
+@pytest.mark.parametrize("backend,L,kernel", [("torch", 16384, None), ("triton", 2048, "sequential"), ("triton", 640, "tiled")])
+def test_long_sequence_and_large_delta_stay_finite(backend, L, kernel, monkeypatch):
     """No NaN/inf when decays underflow to zero (large delta) over long sequences."""
+    if kernel:
+        monkeypatch.setenv("VIMVISION_SCAN_KERNEL", kernel)
     case = Case(batch=1, dim=4, L=L, d_state=16, has_z=True)
     ins = case.inputs(DEVICE)
     ins["delta"] = ins["delta"] * 40 + 5  # exp(dt * A) underflows for most steps

@@ -2,6 +2,7 @@
 
     python tools/compile_kernels.py              # sm_90 (H100)
     python tools/compile_kernels.py --arch 80    # A100
+    python tools/compile_kernels.py --report     # also registers and spills per kernel (ptxas -v)
 
 Triton lowers each kernel to PTX and a cubin with its bundled ptxas, so type and layout errors
 that the CPU interpreter (TRITON_INTERPRET=1) never sees show up here. Exits 1 on any failure.
@@ -10,7 +11,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 if os.environ.get("TRITON_INTERPRET") == "1":
@@ -18,6 +22,7 @@ if os.environ.get("TRITON_INTERPRET") == "1":
 
 import triton  # noqa: E402
 from triton.backends.compiler import GPUTarget  # noqa: E402
+from triton.backends.nvidia.compiler import get_ptxas  # noqa: E402
 from triton.compiler import ASTSource  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -26,9 +31,10 @@ from vimvision.kernels.causal_conv1d import fused as conv  # noqa: E402
 from vimvision.kernels.cross_scan import fused as cross  # noqa: E402
 from vimvision.kernels.forgetting_attention import fused as fox  # noqa: E402
 from vimvision.kernels.selective_scan import fused as scan  # noqa: E402
+from vimvision.kernels.selective_scan import fused_tiled as scan_tiled  # noqa: E402
 
 
-def compile_for_gpu(kernel, types: dict, constexprs: dict, arch: int):
+def compile_for_gpu(kernel, types: dict, constexprs: dict, arch: int, num_warps: int = 4):
     """types: runtime argument -> Triton type ('*bf16', 'i32', 'fp32'); every other argument is a constexpr."""
     names = kernel.arg_names
     missing = set(names) - types.keys() - constexprs.keys()
@@ -36,7 +42,21 @@ def compile_for_gpu(kernel, types: dict, constexprs: dict, arch: int):
         raise ValueError(f"{kernel.__name__}: no type or value for {sorted(missing)}")
     signature = {n: types.get(n, "constexpr") for n in names}
     src = ASTSource(fn=kernel, signature=signature, constexprs={(names.index(n),): v for n, v in constexprs.items()})
-    return triton.compile(src, target=GPUTarget("cuda", arch, 32))
+    return triton.compile(src, target=GPUTarget("cuda", arch, 32), options={"num_warps": num_warps})
+
+
+def resource_report(compiled, arch: int) -> str:
+    """Registers, spills and stack of a compiled kernel, from ptxas -v on its PTX: spills are the
+    first thing to rule out when a kernel is slow, and this needs no GPU."""
+    with tempfile.NamedTemporaryFile("w", suffix=".ptx") as f:
+        f.write(compiled.asm["ptx"])
+        f.flush()
+        suffix = "a" if arch == 90 else ""
+        log = subprocess.run([get_ptxas(arch).path, "-v", f"--gpu-name=sm_{arch}{suffix}", f.name, "-o", os.devnull],
+                             capture_output=True, text=True, check=True).stderr
+    regs = re.search(r"Used (\d+) registers", log)
+    spills = re.search(r"(\d+) bytes spill stores, (\d+) bytes spill loads", log)
+    return f"{regs.group(1)} registers, spills {spills.group(1)}/{spills.group(2)} bytes stored/loaded"
 
 
 def _scan_cases():
@@ -47,11 +67,14 @@ def _scan_cases():
         dict(N=64, BLOCK_D=16, BLOCK_N=64, B_VAR=True, C_VAR=False, GATE=3, REVERSE=True, HAS_Z=True),
     ]
     acts = {"u_ptr", "delta_ptr", "z_ptr", "out_ptr", "dout_ptr", "du_ptr", "ddelta_ptr", "dz_ptr"}
-    for kernel in (scan._scan_fwd_kernel, scan._scan_bwd_kernel):
+    kernels = (scan._scan_fwd_kernel, scan._scan_bwd_kernel, scan_tiled._tiled_fwd_kernel, scan_tiled._tiled_bwd_kernel)
+    for kernel in kernels:
         for act in ("fp32", "bf16"):
             types = {n: (f"*{act}" if n in acts else "*fp32") for n in kernel.arg_names if n.endswith("_ptr")}
             types.update(L="i32", dim="i32", dim_per_group="i32", n_ckpt="i32")
             for flags in flag_sets:
+                if kernel.__name__.startswith("_tiled"):
+                    flags = dict(flags, BLOCK_D=scan._block_d("tiled", 96, flags["BLOCK_N"]))
                 yield kernel, types, dict(CHUNK=64, HAS_D=True, HAS_BIAS=True, SOFTPLUS=True, **flags)
 
 
@@ -101,13 +124,14 @@ def _fox_cases():
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--arch", type=int, default=90, help="CUDA compute capability x10 (80, 89, 90, ...)")
+    p.add_argument("--report", action="store_true", help="print registers and spills of every configuration")
     args = p.parse_args(argv)
     failures = 0
     for kernel, types, constexprs in (*_scan_cases(), *_conv_cases(), *_add_norm_cases(), *_cross_cases(), *_fox_cases()):
         label = f"{kernel.__name__} {sorted(set(types.values()) - {'i32', 'fp32', '*fp32'}) or ['fp32']} {constexprs}"
         try:
-            compile_for_gpu(kernel, types, constexprs, args.arch)
-            print(f"ok    {label}")
+            compiled = compile_for_gpu(kernel, types, constexprs, args.arch)
+            print(f"ok    {label}" + (f"\n      {resource_report(compiled, args.arch)}" if args.report else ""))
         except Exception as e:  # report every failing configuration, not just the first
             failures += 1
             print(f"FAIL  {label}\n      {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")

@@ -6,85 +6,20 @@ output and the state at the end of every CHUNK steps. The backward walks the chu
 it recomputes the chunk's states from the saved checkpoint into a small scratch buffer, then runs
 the adjoint recurrence backwards through the chunk, so no per-step state is ever kept for the whole
 sequence. Bias, softplus (threshold 20), D, and the z gate (a compile-time activation) are fused.
+
+The launchers below also run the tiled kernels of fused_tiled.py (same arguments, same
+checkpoints); ``kernel=`` or $VIMVISION_SCAN_KERNEL picks the pair.
 """
 from __future__ import annotations
+
+import os
 
 import torch
 import triton
 import triton.language as tl
 
-LOG2E = 1.4426950408889634
-
-
-@triton.jit
-def _gate(z, GATE: tl.constexpr):
-    if GATE == 0:  # silu
-        return z * tl.sigmoid(z)
-    elif GATE == 1:  # exact gelu
-        return 0.5 * z * (1.0 + tl.math.erf(z * 0.7071067811865476))
-    elif GATE == 2:
-        return tl.sigmoid(z)
-    else:
-        return z
-
-
-@triton.jit
-def _gate_grad(z, GATE: tl.constexpr):
-    if GATE == 0:
-        s = tl.sigmoid(z)
-        return s * (1.0 + z * (1.0 - s))
-    elif GATE == 1:
-        cdf = 0.5 * (1.0 + tl.math.erf(z * 0.7071067811865476))
-        return cdf + z * tl.exp(-0.5 * z * z) * 0.3989422804014327
-    elif GATE == 2:
-        s = tl.sigmoid(z)
-        return s * (1.0 - s)
-    else:
-        return z * 0.0 + 1.0
-
-
-@triton.jit
-def _position(t, L, REVERSE: tl.constexpr):
-    """Sequence position of scan step t: the scan may walk the sequence backwards (Vim's second direction)."""
-    if REVERSE:
-        return L - 1 - t
-    return t
-
-
-@triton.jit
-def _load_dt(delta_ptr, bias, mask, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
-    """Returns (pre-activation delta + bias, dt) in fp32."""
-    pre = tl.load(delta_ptr, mask=mask, other=0.0).to(tl.float32)
-    if HAS_BIAS:
-        pre += bias
-    dt = pre
-    if SOFTPLUS:
-        dt = tl.where(pre <= 20.0, tl.log(1.0 + tl.exp(tl.minimum(pre, 20.0))), pre)
-    return pre, tl.where(mask, dt, 0.0)
-
-
-@triton.jit
-def _program_setup(A_ptr, B_ptr, C_ptr, D_ptr, bias_ptr, L, dim, dim_per_group,
-                   N: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, HAS_D: tl.constexpr,
-                   HAS_BIAS: tl.constexpr, B_VAR: tl.constexpr, C_VAR: tl.constexpr):
-    """This program's channels (one block inside one group), states, per-channel parameters in fp32,
-    fixed B / C tiles (zeros when input-dependent) and the base offsets of its sequences."""
-    pid_b, pid_g, pid_d = tl.program_id(0), tl.program_id(1), tl.program_id(2)
-    d_loc = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
-    d_mask = d_loc < dim_per_group
-    d = pid_g * dim_per_group + d_loc
-    n = tl.arange(0, BLOCK_N)
-    n_mask = n < N
-    dn_mask = d_mask[:, None] & n_mask[None, :]
-    dn = d[:, None] * N + n[None, :]
-    A = tl.load(A_ptr + dn, mask=dn_mask, other=0.0).to(tl.float32)
-    Dv = tl.load(D_ptr + d, mask=d_mask, other=0.0).to(tl.float32) if HAS_D else tl.zeros([BLOCK_D], dtype=tl.float32)
-    bias = tl.load(bias_ptr + d, mask=d_mask, other=0.0).to(tl.float32) if HAS_BIAS else tl.zeros([BLOCK_D], dtype=tl.float32)
-    Bt = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32) if B_VAR else tl.load(B_ptr + dn, mask=dn_mask, other=0.0).to(tl.float32)
-    Ct = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32) if C_VAR else tl.load(C_ptr + dn, mask=dn_mask, other=0.0).to(tl.float32)
-    seq = (pid_b * dim + d) * L
-    bc = ((pid_b * (dim // dim_per_group) + pid_g) * N + n) * L
-    return pid_b, d, d_mask, n, n_mask, dn_mask, A, Dv, bias, Bt, Ct, seq, bc
+from .fused_tiled import _tiled_bwd_kernel, _tiled_fwd_kernel
+from .jit_common import _gate, _gate_grad, _load_dt, _position, _program_setup
 
 
 @triton.jit
@@ -226,14 +161,26 @@ def _scan_bwd_kernel(
         tl.atomic_add(dbias_ptr + d, dbias_acc, mask=d_mask)
 
 
+KERNELS = ("sequential", "tiled")
+
+
 def default_chunk(L: int) -> int:
-    """Steps between state checkpoints: the backward's scratch holds one chunk of states."""
-    return min(64, triton.next_power_of_2(L))
+    """Steps between state checkpoints (the tiled kernels' tile length): a power of two in [16, 64]."""
+    return min(64, max(16, triton.next_power_of_2(L)))
 
 
-def _block_d(dim_per_group: int, block_n: int) -> int:
-    """Channels per program: a state tile of at most 512 fp32 and at most 64 channels, so that even
-    d_state=1 spreads a batch over many programs. Untuned: measuring it is the GPU issue's job."""
+def default_kernel() -> str:
+    """The kernel pair the triton backend runs: $VIMVISION_SCAN_KERNEL, else "sequential".
+    Untuned: choosing between the two by measurement is the GPU issue's job."""
+    return os.environ.get("VIMVISION_SCAN_KERNEL", "sequential")
+
+
+def _block_d(kernel: str, dim_per_group: int, block_n: int) -> int:
+    """Channels per program. Sequential: a state tile of at most 512 fp32 and at most 64 channels,
+    so that even d_state=1 spreads a batch over many programs. Tiled: 8 channels, so that the
+    [BLOCK_D, CHUNK] tiles of a state stay in registers. Untuned, like default_kernel."""
+    if kernel == "tiled":
+        return min(triton.next_power_of_2(dim_per_group), 8)
     return min(triton.next_power_of_2(dim_per_group), max(16, 512 // block_n), 64)
 
 
@@ -241,13 +188,16 @@ def _groups(B: torch.Tensor, C: torch.Tensor) -> int:
     return next((t.shape[1] for t in (B, C) if t.dim() == 4), 1)
 
 
-def _meta(u, A, B, C, D, z, delta_bias, softplus, gate_id, reverse, block_d, chunk):
+def _meta(u, A, B, C, D, z, delta_bias, softplus, gate_id, reverse, kernel, block_d, chunk):
     batch, dim, L = u.shape
     N = A.shape[-1]
     groups = _groups(B, C)
     dim_per_group = dim // groups
     block_n = triton.next_power_of_2(N)
-    block_d = block_d or _block_d(dim_per_group, block_n)
+    kernel = kernel or default_kernel()
+    if kernel not in KERNELS:
+        raise ValueError(f"selective scan: kernel {kernel!r} (argument or $VIMVISION_SCAN_KERNEL), expected one of {KERNELS}")
+    block_d = block_d or _block_d(kernel, dim_per_group, block_n)
     chunk = chunk or default_chunk(L)
     grid = (batch, groups, triton.cdiv(dim_per_group, block_d))
     flags = dict(
@@ -255,34 +205,38 @@ def _meta(u, A, B, C, D, z, delta_bias, softplus, gate_id, reverse, block_d, chu
         HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus, B_VAR=B.dim() == 4, C_VAR=C.dim() == 4,
         GATE=gate_id, REVERSE=reverse,
     )
-    return grid, flags, (L, dim, dim_per_group, triton.cdiv(L, chunk))
+    return kernel, grid, flags, (L, dim, dim_per_group, triton.cdiv(L, chunk))
 
 
 def scan_fwd(u, delta, A, B, C, D, z, delta_bias, softplus: bool, gate_id: int, reverse: bool = False,
-             block_d: int | None = None, chunk: int | None = None):
+             kernel: str | None = None, block_d: int | None = None, chunk: int | None = None):
     """Returns (out in u.dtype, fp32 checkpoints (batch, dim, n_chunks, N); the last is the final state)."""
-    grid, flags, sizes = _meta(u, A, B, C, D, z, delta_bias, softplus, gate_id, reverse, block_d, chunk)
+    kernel, grid, flags, sizes = _meta(u, A, B, C, D, z, delta_bias, softplus, gate_id, reverse, kernel, block_d, chunk)
     out = torch.empty_like(u)
     ckpt = u.new_empty(u.shape[0], u.shape[1], sizes[-1], A.shape[-1], dtype=torch.float32)
-    torch.library.wrap_triton(_scan_fwd_kernel)[grid](
+    launch = _tiled_fwd_kernel if kernel == "tiled" else _scan_fwd_kernel
+    torch.library.wrap_triton(launch)[grid](
         u, delta, A, B, C, _or(D, u), _or(z, u), _or(delta_bias, u), out, ckpt, *sizes, **flags
     )
     return out, ckpt
 
 
 def scan_bwd(dout, u, delta, A, B, C, D, z, delta_bias, ckpt, softplus: bool, gate_id: int, reverse: bool = False,
-             block_d: int | None = None, chunk: int | None = None):
+             kernel: str | None = None, block_d: int | None = None, chunk: int | None = None):
     """Gradients (du, ddelta, dA, dB, dC, dD, dz, ddelta_bias), None where the input is absent."""
-    grid, flags, sizes = _meta(u, A, B, C, D, z, delta_bias, softplus, gate_id, reverse, block_d, chunk)
+    kernel, grid, flags, sizes = _meta(u, A, B, C, D, z, delta_bias, softplus, gate_id, reverse, kernel, block_d, chunk)
     f32 = dict(dtype=torch.float32, device=u.device)
-    scratch = torch.empty(u.shape[0], u.shape[1], flags["CHUNK"], flags["BLOCK_N"], **f32)
+    if kernel == "tiled":
+        launch, scratch = _tiled_bwd_kernel, u.new_empty(0, dtype=torch.float32)
+    else:
+        launch, scratch = _scan_bwd_kernel, torch.empty(u.shape[0], u.shape[1], flags["CHUNK"], flags["BLOCK_N"], **f32)
     du, ddelta = torch.empty_like(u), torch.empty_like(delta)
     dA = torch.zeros(A.shape, **f32)
     dB, dC = torch.zeros(B.shape, **f32), torch.zeros(C.shape, **f32)
     dD = torch.zeros(D.shape, **f32) if D is not None else None
     dz = torch.empty_like(z) if z is not None else None
     dbias = torch.zeros(delta_bias.shape, **f32) if delta_bias is not None else None
-    torch.library.wrap_triton(_scan_bwd_kernel)[grid](
+    torch.library.wrap_triton(launch)[grid](
         dout, u, delta, A, B, C, _or(D, u), _or(z, u), _or(delta_bias, u), ckpt, scratch,
         du, ddelta, dA, dB, dC, _or(dD, dA), _or(dz, du), _or(dbias, dA), *sizes, **flags,
     )

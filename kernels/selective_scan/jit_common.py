@@ -1,0 +1,76 @@
+"""Triton helpers shared by the sequential (fused.py) and tiled (fused_tiled.py) scan kernels."""
+from __future__ import annotations
+
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _gate(z, GATE: tl.constexpr):
+    if GATE == 0:  # silu
+        return z * tl.sigmoid(z)
+    elif GATE == 1:  # exact gelu
+        return 0.5 * z * (1.0 + tl.math.erf(z * 0.7071067811865476))
+    elif GATE == 2:
+        return tl.sigmoid(z)
+    else:
+        return z
+
+
+@triton.jit
+def _gate_grad(z, GATE: tl.constexpr):
+    if GATE == 0:
+        s = tl.sigmoid(z)
+        return s * (1.0 + z * (1.0 - s))
+    elif GATE == 1:
+        cdf = 0.5 * (1.0 + tl.math.erf(z * 0.7071067811865476))
+        return cdf + z * tl.exp(-0.5 * z * z) * 0.3989422804014327
+    elif GATE == 2:
+        s = tl.sigmoid(z)
+        return s * (1.0 - s)
+    else:
+        return z * 0.0 + 1.0
+
+
+@triton.jit
+def _position(t, L, REVERSE: tl.constexpr):
+    """Sequence position of scan step t: the scan may walk the sequence backwards (Vim's second direction)."""
+    if REVERSE:
+        return L - 1 - t
+    return t
+
+
+@triton.jit
+def _load_dt(delta_ptr, bias, mask, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
+    """Returns (pre-activation delta + bias, dt) in fp32."""
+    pre = tl.load(delta_ptr, mask=mask, other=0.0).to(tl.float32)
+    if HAS_BIAS:
+        pre += bias
+    dt = pre
+    if SOFTPLUS:
+        dt = tl.where(pre <= 20.0, tl.log(1.0 + tl.exp(tl.minimum(pre, 20.0))), pre)
+    return pre, tl.where(mask, dt, 0.0)
+
+
+@triton.jit
+def _program_setup(A_ptr, B_ptr, C_ptr, D_ptr, bias_ptr, L, dim, dim_per_group,
+                   N: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, HAS_D: tl.constexpr,
+                   HAS_BIAS: tl.constexpr, B_VAR: tl.constexpr, C_VAR: tl.constexpr):
+    """This program's channels (one block inside one group), states, per-channel parameters in fp32,
+    fixed B / C tiles (zeros when input-dependent) and the base offsets of its sequences."""
+    pid_b, pid_g, pid_d = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+    d_loc = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
+    d_mask = d_loc < dim_per_group
+    d = pid_g * dim_per_group + d_loc
+    n = tl.arange(0, BLOCK_N)
+    n_mask = n < N
+    dn_mask = d_mask[:, None] & n_mask[None, :]
+    dn = d[:, None] * N + n[None, :]
+    A = tl.load(A_ptr + dn, mask=dn_mask, other=0.0).to(tl.float32)
+    Dv = tl.load(D_ptr + d, mask=d_mask, other=0.0).to(tl.float32) if HAS_D else tl.zeros([BLOCK_D], dtype=tl.float32)
+    bias = tl.load(bias_ptr + d, mask=d_mask, other=0.0).to(tl.float32) if HAS_BIAS else tl.zeros([BLOCK_D], dtype=tl.float32)
+    Bt = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32) if B_VAR else tl.load(B_ptr + dn, mask=dn_mask, other=0.0).to(tl.float32)
+    Ct = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32) if C_VAR else tl.load(C_ptr + dn, mask=dn_mask, other=0.0).to(tl.float32)
+    seq = (pid_b * dim + d) * L
+    bc = ((pid_b * (dim // dim_per_group) + pid_g) * N + n) * L
+    return pid_b, d, d_mask, n, n_mask, dn_mask, A, Dv, bias, Bt, Ct, seq, bc
