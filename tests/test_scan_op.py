@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import DEVICE
 from scan_cases import Case
 
 from vimvision.kernels import scan_flops, selective_scan_fn
@@ -95,6 +96,6 @@ def test_bad_gate_backend_and_dtype_for_triton():
         selective_scan_fn(**_bad(), gate_act="tanh")
     with pytest.raises(ValueError, match="backend has 'cuda', expected one of"):
         selective_scan_fn(**_bad(), backend="cuda")
-    ins = {k: (v.double() if v is not None else None) for k, v in _bad().items()}
+    ins = {k: (v.double().to(DEVICE) if v is not None else None) for k, v in _bad().items()}
     with pytest.raises(TypeError, match="u has dtype torch.float64, expected one of"):
         selective_scan_fn(**ins, backend="triton")
