@@ -19,7 +19,7 @@ import triton
 import triton.language as tl
 
 from .fused_tiled import _tiled_bwd_kernel, _tiled_fwd_kernel
-from .jit_common import _gate, _gate_grad, _load_dt, _position, _program_setup
+from .jit_common import _add_param_grads, _gate, _gate_grad, _load_dt, _position, _program_setup
 
 
 @triton.jit
@@ -149,16 +149,8 @@ def _scan_bwd_kernel(
             tl.store(ddelta_ptr + seq + p, ddt.to(ddelta_ptr.dtype.element_ty), mask=valid)
             g_next = decay * g
         tl.debug_barrier()
-    dn = d[:, None] * N + n[None, :]
-    tl.atomic_add(dA_ptr + dn, dA_acc, mask=dn_mask)
-    if not B_VAR:
-        tl.atomic_add(dB_ptr + dn, dB_acc, mask=dn_mask)
-    if not C_VAR:
-        tl.atomic_add(dC_ptr + dn, dC_acc, mask=dn_mask)
-    if HAS_D:
-        tl.atomic_add(dD_ptr + d, dD_acc, mask=d_mask)
-    if HAS_BIAS:
-        tl.atomic_add(dbias_ptr + d, dbias_acc, mask=d_mask)
+    _add_param_grads(dA_ptr, dB_ptr, dC_ptr, dD_ptr, dbias_ptr, dA_acc, dB_acc, dC_acc, dD_acc, dbias_acc,
+                     d, n, d_mask, dn_mask, N, HAS_D, HAS_BIAS, B_VAR, C_VAR)
 
 
 KERNELS = ("sequential", "tiled")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from .jit_common import _gate, _gate_grad, _load_dt, _position, _program_setup
+from .jit_common import _add_param_grads, _gate, _gate_grad, _load_dt, _position, _program_setup
 
 LOG2E = tl.constexpr(1.4426950408889634)
 
@@ -47,6 +47,20 @@ def _state_k(ptr_k, fixed, n, k, p, in_seq, VAR: tl.constexpr):
 
 
 @triton.jit
+def _load_tile(u_ptr, delta_ptr, bias, seq, d_mask, c, i, L, CHUNK: tl.constexpr, HAS_BIAS: tl.constexpr,
+               SOFTPLUS: tl.constexpr, REVERSE: tl.constexpr):
+    """Tile c: its steps, positions, masks and offsets, u, and delta before and after softplus, in fp32."""
+    t = c * CHUNK + i
+    in_seq = t < L
+    p = _position(t, L, REVERSE)
+    m = d_mask[:, None] & in_seq[None, :]
+    offs = seq[:, None] + p[None, :]
+    u = tl.load(u_ptr + offs, mask=m, other=0.0).to(tl.float32)
+    pre, dt = _load_dt(delta_ptr + offs, bias[:, None], m, HAS_BIAS, SOFTPLUS)
+    return t, in_seq, p, m, offs, u, pre, dt
+
+
+@triton.jit
 def _tile_states(dt, dtu, a_k, b_k, h0, i):
     """(a, b, h) over the tile for one state: a = exp(dt A), b = dt u B, h the scan from h0."""
     a = tl.exp2(dt * (a_k * LOG2E)[:, None])  # steps past L have dt = 0: a = 1, b = 0, h holds
@@ -71,13 +85,8 @@ def _tiled_fwd_kernel(
     i = tl.arange(0, CHUNK)
     H = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32)
     for c in range(0, n_ckpt):
-        t = c * CHUNK + i
-        in_seq = t < L
-        p = _position(t, L, REVERSE)
-        m = d_mask[:, None] & in_seq[None, :]
-        offs = seq[:, None] + p[None, :]
-        u = tl.load(u_ptr + offs, mask=m, other=0.0).to(tl.float32)
-        pre, dt = _load_dt(delta_ptr + offs, bias[:, None], m, HAS_BIAS, SOFTPLUS)
+        t, in_seq, p, m, offs, u, pre, dt = _load_tile(u_ptr, delta_ptr, bias, seq, d_mask, c, i, L,
+                                                       CHUNK, HAS_BIAS, SOFTPLUS, REVERSE)
         dtu = dt * u
         y = Dv[:, None] * u if HAS_D else tl.zeros([BLOCK_D, CHUNK], dtype=tl.float32)
         for k in range(0, N):
@@ -118,14 +127,9 @@ def _tiled_bwd_kernel(
         c = n_ckpt - 1 - c_rev
         ck = ((pid_b * dim + d[:, None]) * n_ckpt + c - 1) * N + n[None, :]
         H0 = tl.load(ckpt_ptr + ck, mask=dn_mask & (c > 0), other=0.0)
-        t = c * CHUNK + i
-        in_seq = t < L
-        p = _position(t, L, REVERSE)
-        m = d_mask[:, None] & in_seq[None, :]
-        offs = seq[:, None] + p[None, :]
+        t, in_seq, p, m, offs, u, pre, dt = _load_tile(u_ptr, delta_ptr, bias, seq, d_mask, c, i, L,
+                                                       CHUNK, HAS_BIAS, SOFTPLUS, REVERSE)
         m_next = d_mask[:, None] & (t + 1 < L)[None, :]
-        u = tl.load(u_ptr + offs, mask=m, other=0.0).to(tl.float32)
-        pre, dt = _load_dt(delta_ptr + offs, bias[:, None], m, HAS_BIAS, SOFTPLUS)
         _, dt_next = _load_dt(delta_ptr + seq[:, None] + _position(t + 1, L, REVERSE)[None, :], bias[:, None],
                               m_next, HAS_BIAS, SOFTPLUS)
         dtu = dt * u
@@ -171,13 +175,5 @@ def _tiled_bwd_kernel(
         dbias_acc += tl.sum(tl.where(m, ddt, 0.0), axis=1)
         tl.store(du_ptr + offs, du.to(du_ptr.dtype.element_ty), mask=m)
         tl.store(ddelta_ptr + offs, ddt.to(ddelta_ptr.dtype.element_ty), mask=m)
-    dn = d[:, None] * N + n[None, :]
-    tl.atomic_add(dA_ptr + dn, dA_acc, mask=dn_mask)
-    if not B_VAR:
-        tl.atomic_add(dB_ptr + dn, dB_acc, mask=dn_mask)
-    if not C_VAR:
-        tl.atomic_add(dC_ptr + dn, dC_acc, mask=dn_mask)
-    if HAS_D:
-        tl.atomic_add(dD_ptr + d, dD_acc, mask=d_mask)
-    if HAS_BIAS:
-        tl.atomic_add(dbias_ptr + d, dbias_acc, mask=d_mask)
+    _add_param_grads(dA_ptr, dB_ptr, dC_ptr, dD_ptr, dbias_ptr, dA_acc, dB_acc, dC_acc, dD_acc, dbias_acc,
+                     d, n, d_mask, dn_mask, N, HAS_D, HAS_BIAS, B_VAR, C_VAR)

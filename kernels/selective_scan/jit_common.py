@@ -74,3 +74,20 @@ def _program_setup(A_ptr, B_ptr, C_ptr, D_ptr, bias_ptr, L, dim, dim_per_group,
     seq = (pid_b * dim + d) * L
     bc = ((pid_b * (dim // dim_per_group) + pid_g) * N + n) * L
     return pid_b, d, d_mask, n, n_mask, dn_mask, A, Dv, bias, Bt, Ct, seq, bc
+
+
+@triton.jit
+def _add_param_grads(dA_ptr, dB_ptr, dC_ptr, dD_ptr, dbias_ptr, dA_acc, dB_acc, dC_acc, dD_acc, dbias_acc,
+                     d, n, d_mask, dn_mask, N: tl.constexpr, HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr,
+                     B_VAR: tl.constexpr, C_VAR: tl.constexpr):
+    """Add a program's per-channel parameter gradients (summed over its batch row and the sequence)."""
+    dn = d[:, None] * N + n[None, :]
+    tl.atomic_add(dA_ptr + dn, dA_acc, mask=dn_mask)
+    if not B_VAR:
+        tl.atomic_add(dB_ptr + dn, dB_acc, mask=dn_mask)
+    if not C_VAR:
+        tl.atomic_add(dC_ptr + dn, dC_acc, mask=dn_mask)
+    if HAS_D:
+        tl.atomic_add(dD_ptr + d, dD_acc, mask=d_mask)
+    if HAS_BIAS:
+        tl.atomic_add(dbias_ptr + d, dbias_acc, mask=d_mask)
