@@ -133,11 +133,12 @@ def _nbytes(*tensors) -> int:
     return sum(t.numel() * t.element_size() for t in tensors if t is not None)
 
 
-def least_bytes(ins: dict, fp32_grads: bool = True) -> tuple[int, int]:
-    """(forward, backward) traffic if every input is read once and every output written once."""
+def least_bytes(ins: dict) -> tuple[int, int]:
+    """(forward, backward) traffic if every input is read once and every output written once; the
+    backward reads dout and writes du, ddelta, dz, and dB, dC in fp32 (the kernels accumulate them)."""
     u = ins["u"]
     fwd = _nbytes(*ins.values()) + _nbytes(u)
-    grad_bc = 2 * ins["B"].numel() * 4 if fp32_grads else _nbytes(ins["B"], ins["C"])
+    grad_bc = 2 * ins["B"].numel() * 4
     bwd = _nbytes(*ins.values()) + _nbytes(u) + _nbytes(u, ins["delta"], ins["z"]) + grad_bc
     return fwd, bwd
 
