@@ -38,11 +38,11 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
     killed = run(*TINY, "--output", str(tmp_path), "--experiment", "killed", "--recovery-interval", "5",
                  "--kill-after-steps", "29", check=False)
     assert killed.returncode == 17  # died mid-epoch 1 (22 steps per epoch), last recovery at step 25
-    recovery = torch.load(tmp_path / "killed" / "recovery.pth", weights_only=False)
+    recovery = torch.load(tmp_path / "killed" / "recovery.pth", weights_only=True)
     assert (recovery["epoch"], recovery["step"], recovery["num_updates"]) == (1, 3, 25)  # the resume point: mid-epoch
     run(*TINY, "--output", str(tmp_path), "--experiment", "killed", "--recovery-interval", "5", "--resume", "auto")
-    whole = torch.load(tmp_path / "whole" / "last.pth", weights_only=False)
-    resumed = torch.load(tmp_path / "killed" / "last.pth", weights_only=False)
+    whole = torch.load(tmp_path / "whole" / "last.pth", weights_only=True)
+    resumed = torch.load(tmp_path / "killed" / "last.pth", weights_only=True)
     for key in ("model", "model_ema"):
         for name, value in whole[key].items():
             assert torch.equal(value, resumed[key][name]), f"{key}.{name} differs after resume"
@@ -154,12 +154,12 @@ def test_fsdp_trains_like_ddp_and_resumes_exactly(tmp_path):
     killed = torchrun(*sharded, "--fsdp", "--experiment", "killed", "--recovery-interval", "5",
                       "--kill-after-steps", "29", check=False)
     assert killed.returncode != 0
-    recovery = torch.load(tmp_path / "killed" / "recovery.pth", weights_only=False)
+    recovery = torch.load(tmp_path / "killed" / "recovery.pth", weights_only=True)
     assert (recovery["epoch"], recovery["step"], recovery["num_updates"]) == (1, 3, 25)
     assert len(recovery["rng"]) == 2 and not torch.equal(recovery["rng"][0]["torch"], recovery["rng"][1]["torch"])
     torchrun(*sharded, "--fsdp", "--experiment", "killed", "--recovery-interval", "5", "--resume", "auto")
 
-    ddp, fsdp, resumed = (torch.load(tmp_path / e / "last.pth", weights_only=False) for e in ("ddp", "fsdp", "killed"))
+    ddp, fsdp, resumed = (torch.load(tmp_path / e / "last.pth", weights_only=True) for e in ("ddp", "fsdp", "killed"))
     for key in ("model", "model_ema"):
         assert fsdp[key].keys() == ddp[key].keys()
         for name, value in ddp[key].items():

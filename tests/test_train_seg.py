@@ -57,8 +57,8 @@ def test_trains_reports_miou_and_resumes_exactly(seg_data, tmp_path):
     resumed = run("--data-dir", str(seg_data), *ARGS, "--output", str(tmp_path), "--experiment", "killed",
                   "--recovery-interval", "2", "--resume", "auto")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    a = torch.load(tmp_path / "whole" / "last.pth", weights_only=False)["model"]
-    b = torch.load(tmp_path / "killed" / "last.pth", weights_only=False)["model"]
+    a = torch.load(tmp_path / "whole" / "last.pth", weights_only=True)["model"]
+    b = torch.load(tmp_path / "killed" / "last.pth", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 

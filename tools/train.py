@@ -244,7 +244,7 @@ def main(argv=None) -> dict:
     if resume:
         try:
             trainer.resume(resume)
-        except ValueError as error:  # a checkpoint that does not fit this run
+        except (ValueError, FileNotFoundError) as error:  # unreadable, unsafe or not fitting this run
             raise SystemExit(f"train.py: {error}") from None
 
     def step_loss(batch):

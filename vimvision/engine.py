@@ -13,6 +13,7 @@ import argparse
 import csv
 import math
 import os
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -26,7 +27,8 @@ from tqdm import tqdm
 
 from .distributed import (barrier, gather_objects, load_model_state, load_optimizer_state, model_state,
                           optimizer_state, world)
-from .training import load_training_checkpoint, plot_summary, rng_state, save_atomic, set_rng_state
+from .training import (load_training_checkpoint, plain, plot_summary, remove_stale_temporaries, rng_state, save_atomic,
+                       set_rng_state)
 
 
 @dataclass
@@ -57,11 +59,22 @@ class Trainer:
         self.writer = None
 
     def find_resume(self, resume: str) -> str:
-        """'auto' -> the newer of recovery.pth and last.pth in the output folder ('' when none)."""
+        """'auto' -> the newest intact checkpoint of recovery.pth and last.pth in the output folder ('' when
+        none); a damaged one is skipped with a message naming it and why. Only safe, memory-mapped loads."""
         if resume != "auto":
             return resume
-        found = [self.out_dir / n for n in ("recovery.pth", "last.pth") if (self.out_dir / n).is_file()]
-        return str(max(found, key=lambda p: load_training_checkpoint(p)["num_updates"])) if found else ""
+        remove_stale_temporaries(self.out_dir)
+        intact = {}
+        for name in ("recovery.pth", "last.pth"):
+            path = self.out_dir / name
+            if not path.is_file():
+                continue
+            try:
+                intact[path] = load_training_checkpoint(path, mmap=True)["num_updates"]
+            except ValueError as error:
+                if self.primary:
+                    print(f"resume: skipping {path}: {error}")
+        return str(max(intact, key=intact.get)) if intact else ""
 
     def resume(self, path: str) -> None:
         ckpt = load_training_checkpoint(Path(path))
@@ -89,7 +102,7 @@ class Trainer:
             "model": model_state(self.model), "model_ema": model_state(self.ema.module) if self.ema else None,
             "optimizer": optimizer_state(self.model, self.optimizer), "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler else None, **self.state, "epoch": epoch, "step": step,
-            "rng": gather_objects(rng_state()), "epoch_rng": gather_objects(ep_rng), "args": self.args,
+            "rng": gather_objects(rng_state()), "epoch_rng": gather_objects(ep_rng), "args": plain(self.args),
         }
         if self.primary:
             save_atomic(ckpt, self.out_dir / name)
@@ -98,7 +111,8 @@ class Trainer:
     def _save_best(self, epoch: int, ev: dict) -> None:
         """Weights only, so it loads with weights_only=True (validate.py, pretrained_cfg_overlay). A collective."""
         best = {"model": model_state(self.model), "model_ema": model_state(self.ema.module) if self.ema else None,
-                "epoch": epoch, f"eval_{self.cfg.best_metric}": ev[self.cfg.best_metric], "args": self.args}
+                "epoch": epoch, f"eval_{self.cfg.best_metric}": float(ev[self.cfg.best_metric]),
+                "args": plain(self.args)}
         if self.primary:
             save_atomic(best, self.out_dir / "model_best.pth")
         barrier()
@@ -178,7 +192,7 @@ class Trainer:
                 sampler.set_epoch(epoch)
             train_metrics = self._train_epoch(epoch, loader, step_loss)
             self.scheduler.step(epoch + 1)
-            ev = evaluate()
+            ev = {k: float(v) for k, v in evaluate().items()}
             self.state.update(epoch=epoch + 1, step=0, loss_sum=0.0, seen=0)
             is_best = ev[self.cfg.best_metric] > self.state["best"]
             if is_best:
@@ -186,9 +200,9 @@ class Trainer:
             metrics = {"epoch": epoch, "train_loss": train_metrics["loss"], **{f"eval_{k}": v for k, v in ev.items()}}
             if self.primary:
                 self._log(epoch, train_metrics, ev, metrics)
-            self._checkpoint("last.pth", epoch + 1, 0, None)
-            if is_best:
+            if is_best:  # before last.pth: a kill between the two replays this epoch, which saves the best again
                 self._save_best(epoch, ev)
+            self._checkpoint("last.pth", epoch + 1, 0, None)
         if self.writer is not None:
             self.writer.close()
         return {**metrics, "best": self.state["best"], "output": str(self.out_dir)}
@@ -268,5 +282,8 @@ def dense_trainer(args, model: nn.Module, device: torch.device, updates_per_epoc
     trainer = Trainer(model, train_model, optimizer, scheduler, None, None, out_dir, args.rank == 0, cfg, vars(args), title)
     resume = trainer.find_resume(args.resume)
     if resume:
-        trainer.resume(resume)
+        try:
+            trainer.resume(resume)
+        except (ValueError, FileNotFoundError) as error:  # unreadable, unsafe or not fitting this run
+            raise SystemExit(f"{Path(sys.argv[0]).name}: {error}") from None
     return trainer, train_model
