@@ -11,8 +11,7 @@ import torch
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
-DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+from tests.helpers import FIXTURES  # noqa: E402  (after TRITON_INTERPRET, as vimvision must be)
 
 
 @pytest.fixture

@@ -12,7 +12,11 @@ import pytest
 import torch
 from PIL import Image
 
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "train_det.py"
+from tests.helpers import TOOLS
+
+pytestmark = pytest.mark.slow
+
+TOOL = TOOLS / "train_det.py"
 
 
 @pytest.fixture(scope="module")

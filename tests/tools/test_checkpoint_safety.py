@@ -14,7 +14,7 @@ import torch
 from vimvision.engine import LoopConfig, Trainer
 from vimvision.training import load_training_checkpoint, remove_stale_temporaries, save_atomic
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
 
 
 class _RunsCode:
@@ -120,6 +120,7 @@ def test_temporaries_of_a_killed_save_are_removed(tmp_path):
                       "--arch", "faster_rcnn", "--num-classes", "2", "--model-kwargs", "depths=[1,1,1,1]", "dims=8",
                       "--batch-size", "1", "--workers", "0"]),
 ])
+@pytest.mark.slow
 def test_every_trainer_refuses_a_planted_resume_file(tool, args, tmp_path):
     """--resume FILE on each training tool: the tool stops with the file named and the code never runs."""
     import json

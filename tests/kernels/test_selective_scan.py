@@ -5,8 +5,8 @@ import dataclasses
 
 import pytest
 import torch
-from conftest import DEVICE
-from scan_cases import Case, assert_scan_close, run_scan
+from tests.helpers import DEVICE
+from tests.kernels.scan_cases import Case, assert_scan_close, run_scan
 
 from vimvision.kernels import selective_scan_fn
 from vimvision.kernels.selective_scan import fused

@@ -14,7 +14,9 @@ from PIL import Image
 
 import vimvision  # noqa: F401  (registers the models)
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
+
+pytestmark = pytest.mark.slow
 TRAIN = ROOT / "tools" / "train.py"
 TINY = ["--dataset", "digits", "--img-size", "32", "--model", "vmamba_tiny", "--model-kwargs", "depths=[1,1,1,1]",
         "dims=8", "num_classes=10", "--epochs", "2", "--batch-size", "64", "--lr", "2e-3", "--warmup-epochs", "1",
@@ -123,6 +125,7 @@ def test_validate_and_benchmark_tools(tmp_path):
     assert (tmp_path / "b.png").stat().st_size > 1000
 
 
+@pytest.mark.distributed
 def test_distributed_data_parallel_with_amp_and_accumulation(tmp_path):
     """torchrun with two CPU processes (gloo), bf16 autocast, gradient accumulation, channels-last."""
     torchrun = Path(sys.executable).with_name("torchrun")
@@ -144,6 +147,7 @@ def torchrun(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return result
 
 
+@pytest.mark.distributed
 def test_fsdp_trains_like_ddp_and_resumes_exactly(tmp_path):
     """--fsdp (FSDP2 over two CPU processes) with EMA, drop path and clipping: the weights equal a DDP run's
     to float rounding; killed mid-epoch and resumed, they are bit-identical to the uninterrupted FSDP run

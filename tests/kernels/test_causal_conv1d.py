@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import DEVICE
+from tests.helpers import DEVICE
 
 from vimvision.kernels.causal_conv1d import causal_conv1d_fn
 

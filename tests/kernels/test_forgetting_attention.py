@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 import vimvision  # noqa: F401
-from conftest import DEVICE
+from tests.helpers import DEVICE
 
 from vimvision.kernels.forgetting_attention import decay_bias, forgetting_attention_fn
 from vimvision.layers.forgetting_attention import ForgettingAttention

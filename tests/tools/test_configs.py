@@ -10,7 +10,7 @@ import timm
 import vimvision  # noqa: F401
 from vimvision.models.vim import OFFICIAL_NAMES
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from tools.train import parse_args  # noqa: E402
 

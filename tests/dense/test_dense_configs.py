@@ -9,7 +9,9 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import MODELS
 
-ROOT = Path(__file__).resolve().parents[1] / "configs"
+from tests.helpers import ROOT as REPO
+
+ROOT = REPO / "configs"
 CONFIGS = sorted(p for d in ("mmdet", "mmseg") for p in (ROOT / d).glob("*.py"))
 
 

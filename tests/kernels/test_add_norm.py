@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import DEVICE
+from tests.helpers import DEVICE
 
 from vimvision.kernels.add_norm import add_norm_fn
 

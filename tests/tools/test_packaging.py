@@ -6,15 +6,18 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 import vimvision.kernels
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
 
 
 def test_installed_package_maps_kernels_folder():
     assert Path(vimvision.kernels.__file__).resolve().parent == ROOT / "kernels"
 
 
+@pytest.mark.slow
 def test_wheel_contains_kernels_under_vimvision_only(tmp_path):
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],

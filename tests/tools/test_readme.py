@@ -1,7 +1,7 @@
 """The README opens with the two commands, and CI runs the second one verbatim."""
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
 
 
 def _commands() -> list[str]:

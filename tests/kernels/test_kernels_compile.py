@@ -7,7 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "compile_kernels.py"
+import pytest
+
+from tests.helpers import TOOLS
+
+pytestmark = pytest.mark.slow
+
+TOOL = TOOLS / "compile_kernels.py"
 
 
 def test_all_kernels_compile_for_sm90():

@@ -11,7 +11,11 @@ import pytest
 import torch
 from PIL import Image
 
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "train_seg.py"
+from tests.helpers import TOOLS
+
+pytestmark = pytest.mark.slow
+
+TOOL = TOOLS / "train_seg.py"
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +71,7 @@ def test_missing_masks_are_named(seg_data, tmp_path):
     assert result.returncode != 0 and "images/train does not exist" in result.stderr
 
 
+@pytest.mark.distributed
 def test_distributed_run(seg_data, tmp_path):
     """Same torchrun/DDP behaviour as the classification trainer (two CPU processes, gloo)."""
     torchrun = Path(sys.executable).with_name("torchrun")

@@ -11,7 +11,9 @@ import torch
 
 import vimvision  # noqa: F401
 
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "convert_checkpoint.py"
+from tests.helpers import TOOLS
+
+TOOL = TOOLS / "convert_checkpoint.py"
 
 
 def test_vim_conversion_round_trip(fixtures_dir, tmp_path):
