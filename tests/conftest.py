@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.helpers import FIXTURES
+
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
-
-from tests.helpers import FIXTURES  # noqa: E402  (after TRITON_INTERPRET, as vimvision must be)
 
 
 @pytest.fixture

@@ -11,62 +11,19 @@ figure 1 layout). Timing: warm-up runs, then the median of --repeats timed runs,
 from __future__ import annotations
 
 import argparse
-import csv
-import inspect
-import statistics
 import sys
 import time
 from pathlib import Path
 
-import timm
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import vimvision  # noqa: E402,F401
+from vimvision.benchmarking import markdown_table, measure_throughput, write_csv
+from vimvision.factory import create_model
 
 BASELINES = ["deit_tiny_patch16_224", "deit_small_patch16_224", "deit_base_patch16_224",
              "swin_tiny_patch4_window7_224", "convnext_tiny"]
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def build(name: str, size: int, device: torch.device) -> torch.nn.Module:
-    entry = timm.models.model_entrypoint(name)
-    model = entry(pretrained=False)
-    if "img_size" in inspect.signature(type(model).__init__).parameters:
-        model = entry(pretrained=False, img_size=size)
-    return model.to(device)
-
-
-def measure(model, size: int, batch: int, mode: str, dtype: torch.dtype, device, warmup: int, repeats: int) -> dict:
-    """Images per second (median over repeats) and peak memory in MiB (GPU only)."""
-    x = torch.randn(batch, 3, size, size, device=device)
-    target = torch.randint(0, 1000, (batch,), device=device)
-    model.train(mode == "train")
-    times = []
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    for i in range(warmup + repeats):
-        _sync(device)
-        start = time.perf_counter()
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32), \
-                torch.set_grad_enabled(mode == "train"):
-            out = model(x)
-            if mode == "train":
-                F.cross_entropy(out.float(), target).backward()
-        if mode == "train":
-            model.zero_grad(set_to_none=True)
-        _sync(device)
-        if i >= warmup:
-            times.append(time.perf_counter() - start)
-    memory = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
-    return {"img_per_s": batch / statistics.median(times), "peak_mem_mib": memory}
 
 
 def plot(rows: list[dict], path: Path) -> None:
@@ -116,9 +73,9 @@ def main(argv=None) -> list[dict]:
     cases = [(m, s, mode, d) for s in args.img_size for m in [*args.models, *args.baselines]
              for mode in args.mode for d in args.dtype]
     for name, size, mode, dtype in tqdm(cases, desc="benchmark", unit="case"):
-        model = build(name, size, device)
+        model = create_model(name, size).to(device)
         try:
-            result = measure(model, size, args.batch_size, mode, DTYPES[dtype], device, args.warmup, args.repeats)
+            result = measure_throughput(model, size, args.batch_size, mode, DTYPES[dtype], args.warmup, args.repeats)
         except torch.OutOfMemoryError:
             result = {"img_per_s": 0.0, "peak_mem_mib": None}  # reported as OOM, as in the Vim paper's figure
         rows.append({"model": name, "img_size": size, "mode": mode, "dtype": dtype, "batch": args.batch_size, **result})
@@ -128,20 +85,15 @@ def main(argv=None) -> list[dict]:
             ref = next(r for r in rows if (r["model"], r["img_size"], r["mode"], r["dtype"]) ==
                        (base, row["img_size"], row["mode"], row["dtype"]))
             row[f"x_{base}"] = round(row["img_per_s"] / ref["img_per_s"], 3) if ref["img_per_s"] else None
-    args.csv.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.csv, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(rows, args.csv)
     plot(rows, args.plot)
     env = f"torch {torch.__version__}, {device}, {torch.get_num_threads()} threads, {time.strftime('%Y-%m-%d')}"
     print(f"`python tools/benchmark.py {' '.join(argv or sys.argv[1:])}` ({env})\n")
-    print("| model | res | mode | dtype | img/s | peak MiB | " + " | ".join(f"x {b}" for b in args.baselines) + " |")
-    print("|" + "---|" * (6 + len(args.baselines)))
-    for r in rows:
-        mem = f"{r['peak_mem_mib']:.0f}" if r["peak_mem_mib"] is not None else "-"
-        ratios = " | ".join(str(r[f"x_{b}"]) for b in args.baselines)
-        print(f"| {r['model']} | {r['img_size']} | {r['mode']} | {r['dtype']} | {r['img_per_s']:.1f} | {mem} | {ratios} |")
+    header = ["model", "res", "mode", "dtype", "img/s", "peak MiB", *(f"x {b}" for b in args.baselines)]
+    print(markdown_table(header, [
+        [r["model"], r["img_size"], r["mode"], r["dtype"], f"{r['img_per_s']:.1f}",
+         f"{r['peak_mem_mib']:.0f}" if r["peak_mem_mib"] is not None else "-", *(r[f"x_{b}"] for b in args.baselines)]
+        for r in rows]))
     return rows
 
 

@@ -13,24 +13,14 @@ Exits 1 on any failure.
 from __future__ import annotations
 
 import argparse
-import inspect
 import math
 import os
 import sys
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-
-if not torch.cuda.is_available():
-    os.environ.setdefault("TRITON_INTERPRET", "1")
-
-import timm  # noqa: E402
-from timm.utils import ParseKwargs  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import vimvision  # noqa: E402,F401
+from timm.utils import ParseKwargs
 
 LIMITS = {"fp32": 1e-3, "bf16": 5e-2}
 
@@ -41,11 +31,9 @@ def _rel(got: torch.Tensor, ref: torch.Tensor) -> float:
 
 
 def create(name: str, backend: str, size: int, kwargs: dict) -> torch.nn.Module:
-    """The model at this resolution: Vim's position embedding is built for img_size, VMamba takes any."""
-    model = timm.create_model(name, kernel_backend=backend, **kwargs)
-    if "img_size" in inspect.signature(type(model).__init__).parameters:
-        model = timm.create_model(name, kernel_backend=backend, img_size=size, **kwargs)
-    return model
+    from vimvision.factory import create_model  # after main() chose how the kernels run
+
+    return create_model(name, size, kernel_backend=backend, **kwargs)
 
 
 def check_logits(name: str, kwargs: dict, backend: str, device, size: int, batch: int) -> dict:
@@ -95,6 +83,8 @@ def main(argv=None) -> int:
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--min-drop", type=float, default=0.5, help="required fractional drop of the loss")
     args = p.parse_args(argv)
+    if not torch.cuda.is_available():
+        os.environ.setdefault("TRITON_INTERPRET", "1")  # before vimvision defines its kernels: Triton's interpreter
     device = torch.device(args.device)
     torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = False, False  # a true fp32 check
     ok = True

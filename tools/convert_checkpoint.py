@@ -17,9 +17,7 @@ from pathlib import Path
 import timm
 from timm.utils import ParseKwargs
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import vimvision  # noqa: E402,F401  (registers the models)
-from vimvision.models._checkpoint import load_strict, pick_state_dict, read_checkpoint  # noqa: E402
+from vimvision.models._checkpoint import load_strict, pick_state_dict, read_checkpoint
 
 
 def convert(model_name: str, source: Path, use_ema: bool = False, model_kwargs: dict | None = None):

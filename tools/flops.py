@@ -9,15 +9,11 @@ counter counts two. The selective scan is counted with the published 9·B·L·D�
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import timm
 from timm.utils import ParseKwargs
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import vimvision  # noqa: E402,F401
-from vimvision.flops import count_flops  # noqa: E402
+from vimvision.flops import count_flops
 
 
 def main(argv=None) -> None:

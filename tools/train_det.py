@@ -6,121 +6,14 @@ COCO-format data, with COCO mAP from pycocotools.
     torchrun --nproc_per_node 8 tools/train_det.py ...   (same options)
 
 Labels are COCO category ids (num_classes = max id + 1, torchvision's convention). Progress, summary.csv,
-TensorBoard, curves.png, atomic checkpoints and --resume behave as in tools/train.py (vimvision.engine).
+TensorBoard, curves.png, atomic checkpoints and --resume behave as in tools/train.py (the same driver, vimvision.engine).
 """
-from __future__ import annotations
-
-import argparse
-import contextlib
-import io
-import sys
-from pathlib import Path
-
-import torch
-import torch.nn as nn
-import torchvision.transforms.v2 as T
-from timm.utils import init_distributed_device, random_seed
-from torchvision.datasets import CocoDetection, wrap_dataset_for_transforms_v2
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from vimvision.dense import torchvision_detector  # noqa: E402
-from vimvision.engine import add_dense_arguments, dense_trainer  # noqa: E402
-
-
-def coco_dataset(root: Path, images: str, ann: str, train: bool, masks: bool):
-    for path in (root / images, root / ann):
-        if not path.exists():
-            raise SystemExit(f"train_det.py: {path} does not exist")
-    transform = T.Compose([T.ToImage(), *([T.RandomHorizontalFlip()] if train else []), T.ToDtype(torch.float32, scale=True)])
-    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints index progress
-        dataset = CocoDetection(str(root / images), str(root / ann), transforms=transform)
-    keys = ("image_id", "boxes", "labels") + (("masks",) if masks else ())
-    return wrap_dataset_for_transforms_v2(dataset, target_keys=keys)
-
-
-def collate(batch):
-    return tuple(zip(*batch))
-
-
-@torch.no_grad()
-def coco_map(model: nn.Module, loader, coco_gt, device: torch.device, masks: bool) -> dict:
-    """COCO AP (bbox, and segm for Mask R-CNN) in %, via pycocotools' COCOeval."""
-    from pycocotools import mask as mask_utils
-    from pycocotools.cocoeval import COCOeval
-
-    model.eval()
-    results = {"bbox": [], "segm": []}
-    for images, targets in loader:
-        outputs = model([img.to(device) for img in images])
-        for target, out in zip(targets, outputs):
-            image_id = int(target["image_id"])
-            boxes = out["boxes"].cpu()
-            boxes[:, 2:] -= boxes[:, :2]  # xyxy -> xywh
-            for k in range(len(boxes)):
-                det = {"image_id": image_id, "category_id": int(out["labels"][k]), "score": float(out["scores"][k])}
-                results["bbox"].append({**det, "bbox": [round(float(v), 2) for v in boxes[k]]})
-                if masks:
-                    binary = (out["masks"][k, 0] > 0.5).cpu().numpy().astype("uint8", order="F")
-                    rle = mask_utils.encode(binary)
-                    rle["counts"] = rle["counts"].decode()
-                    results["segm"].append({**det, "segmentation": rle})
-    metrics = {}
-    for kind in ("bbox", "segm") if masks else ("bbox",):
-        if not results[kind]:
-            metrics[f"{kind}_AP"], metrics[f"{kind}_AP50"] = 0.0, 0.0
-            continue
-        with contextlib.redirect_stdout(io.StringIO()):
-            evaluator = COCOeval(coco_gt, coco_gt.loadRes(results[kind]), kind)
-            evaluator.evaluate()
-            evaluator.accumulate()
-            evaluator.summarize()
-        metrics[f"{kind}_AP"], metrics[f"{kind}_AP50"] = 100 * evaluator.stats[0], 100 * evaluator.stats[1]
-    return metrics
+from vimvision.engine import run
+from vimvision.tasks import DetectionTask
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-dir", required=True, type=Path)
-    p.add_argument("--train-images", default="train2017")
-    p.add_argument("--train-ann", default="annotations/instances_train2017.json")
-    p.add_argument("--val-images", default="val2017")
-    p.add_argument("--val-ann", default="annotations/instances_val2017.json")
-    p.add_argument("--arch", default="mask_rcnn", choices=["faster_rcnn", "mask_rcnn", "retinanet"])
-    p.add_argument("--num-classes", type=int, default=91, help="max category id + 1 (COCO: 91)")
-    p.add_argument("--min-size", type=int, default=800)
-    p.add_argument("--max-size", type=int, default=1333)
-    add_dense_arguments(p, lr=1e-4, weight_decay=0.05, sched="cosine", epochs=12,
-                        batch_size=2, output="output/det")
-    args = p.parse_args(argv)
-    device = init_distributed_device(args)
-    random_seed(args.seed, args.rank)
-    out_dir = Path(args.output) / (args.experiment or f"{args.arch}_{args.backbone}")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    masks = args.arch == "mask_rcnn"
-    train_set = coco_dataset(args.data_dir, args.train_images, args.train_ann, True, masks)
-    val_set = coco_dataset(args.data_dir, args.val_images, args.val_ann, False, masks)
-    init = dict(init_cfg=dict(type="Pretrained", checkpoint=args.pretrained_path)) if args.pretrained_path else {}
-    model = torchvision_detector(args.backbone, args.arch, args.num_classes,
-                                 detector_kwargs=dict(min_size=args.min_size, max_size=args.max_size),
-                                 **init, **args.model_kwargs).to(device)
-    sampler = torch.utils.data.DistributedSampler(train_set, seed=args.seed) if args.distributed else None
-    train_loader = torch.utils.data.DataLoader(train_set, args.batch_size, shuffle=sampler is None, sampler=sampler,
-                                               num_workers=args.workers, collate_fn=collate, drop_last=True)
-    val_loader = torch.utils.data.DataLoader(val_set, 1, num_workers=args.workers, collate_fn=collate)
-    if len(train_loader) == 0:
-        raise SystemExit(f"train_det.py: batch size {args.batch_size} exceeds the {len(train_set)} training images")
-    trainer, train_model = dense_trainer(args, model, device, len(train_loader), out_dir, "bbox_AP",
-                                         f"{args.arch} + {args.backbone}")
-
-    def step_loss(batch):
-        images, targets = batch
-        images = [img.to(device) for img in images]
-        targets = [{k: (v.to(device) if torch.is_tensor(v) else v) for k, v in t.items()} for t in targets]
-        losses = train_model(images, targets)
-        return sum(losses.values()), len(images)
-
-    coco_gt = val_set.coco if hasattr(val_set, "coco") else val_set._dataset.coco
-    return trainer.fit(train_loader, step_loss, lambda: coco_map(model, val_loader, coco_gt, device, masks), sampler)
+    return run(DetectionTask(), argv, __doc__)
 
 
 if __name__ == "__main__":

@@ -11,20 +11,16 @@ Vim's position embedding is resampled for other resolutions; VMamba takes any si
 from __future__ import annotations
 
 import argparse
-import csv
-import inspect
-import sys
 import time
 from pathlib import Path
 
-import timm
 import torch
 from timm.utils import ParseKwargs
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import vimvision  # noqa: E402,F401
-from tools.train import build_data  # noqa: E402
-from vimvision.training import evaluate  # noqa: E402
+from vimvision.benchmarking import write_csv
+from vimvision.data import create_eval_loader
+from vimvision.engine import evaluate
+from vimvision.factory import create_model
 
 
 def main(argv=None) -> list[dict]:
@@ -53,17 +49,12 @@ def main(argv=None) -> list[dict]:
         if args.checkpoint:
             kwargs["pretrained_cfg_overlay"] = dict(file=args.checkpoint)
         name = args.model + (".in1k_ema" if args.use_ema else "")
-        model = timm.create_model(name, pretrained=bool(args.checkpoint), **kwargs)
-        if size and "img_size" in inspect.signature(type(model).__init__).parameters:
-            model = timm.create_model(name, pretrained=bool(args.checkpoint), img_size=size, **kwargs)
-        model.to(device).eval()
-        data_args = argparse.Namespace(
-            dataset=args.dataset, data_dir=args.data_dir, train_split=args.split, val_split=args.split,
-            img_size=size, batch_size=args.batch_size, validation_batch_size=args.batch_size, workers=args.workers,
-            seed=0, reprob=0.0, aa=None, color_jitter=0.0, train_interpolation="bicubic", aug_repeats=0,
-            input_size=None, crop_pct=None, mean=None, std=None, interpolation=None,
-        )
-        _, loader, _ = build_data(data_args, model, distributed=False)
+        model = create_model(name, size, pretrained=bool(args.checkpoint), **kwargs).to(device).eval()
+        try:
+            loader = create_eval_loader(args.dataset, args.data_dir, args.split, model, size, args.batch_size,
+                                        args.workers)
+        except ValueError as error:
+            raise SystemExit(f"validate.py: {error}") from None
         start = time.perf_counter()
         metrics = evaluate(model, loader, device, torch.bfloat16 if args.amp else None)
         seconds = time.perf_counter() - start
@@ -73,10 +64,7 @@ def main(argv=None) -> list[dict]:
         print(f"{args.model} @ {row['img_size']}: top-1 {metrics['top1']:.2f} top-5 {metrics['top5']:.2f} "
               f"loss {metrics['loss']:.4f} ({row['img_per_s']} img/s)")
     if args.results_csv:
-        with open(args.results_csv, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(results[0]))
-            writer.writeheader()
-            writer.writerows(results)
+        write_csv(results, args.results_csv)
     return results
 
 

@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from vimvision.engine import LoopConfig, Trainer
-from vimvision.training import load_training_checkpoint, remove_stale_temporaries, save_atomic
-
 from tests.helpers import ROOT
+from vimvision.engine import LoopConfig, Trainer
+from vimvision.engine.checkpoint import load_training_checkpoint, remove_stale_temporaries, save_atomic
 
 
 class _RunsCode:

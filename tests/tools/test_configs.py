@@ -1,18 +1,15 @@
 """Every registered model has a training recipe, and every recipe parses into tools/train.py's options."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 import timm
 
 import vimvision  # noqa: F401
+from tests.helpers import ROOT
+from vimvision.engine import build_parser
+from vimvision.engine.options import parse_args
 from vimvision.models.vim import OFFICIAL_NAMES
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-from tools.train import parse_args  # noqa: E402
+from vimvision.tasks import ClassificationTask
 
 RECIPES = sorted((ROOT / "configs").glob("*.yaml"))
 
@@ -26,5 +23,5 @@ def test_every_registered_model_has_a_recipe():
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
 def test_recipe_parses_and_names_a_model(recipe):
-    args = parse_args(["--config", str(recipe)])
+    args = parse_args(build_parser(ClassificationTask(), ""), ["--config", str(recipe)], "train.py")
     assert timm.is_model(args.model)

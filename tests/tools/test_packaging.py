@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 import vimvision.kernels
-
 from tests.helpers import ROOT
 
 

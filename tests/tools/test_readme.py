@@ -1,5 +1,4 @@
 """The README opens with the two commands, and CI runs the second one verbatim."""
-from pathlib import Path
 
 from tests.helpers import ROOT
 

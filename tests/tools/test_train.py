@@ -13,7 +13,6 @@ import torch
 from PIL import Image
 
 import vimvision  # noqa: F401  (registers the models)
-
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.slow
@@ -182,7 +181,7 @@ def test_fsdp_trains_like_ddp_and_resumes_exactly(tmp_path):
 
 def test_summary_rows_of_rerun_epochs_are_dropped(tmp_path):
     """A run killed after logging epoch e but before last.pth resumes inside e: e's row must not appear twice."""
-    from vimvision.engine import keep_summary_before
+    from vimvision.engine.summary import keep_summary_before
 
     summary = tmp_path / "summary.csv"
     summary.write_text("epoch,train_loss\n0,2.0\n1,1.5\n2,1.2\n")

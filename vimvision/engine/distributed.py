@@ -6,7 +6,8 @@ name; per-rank RNG states are saved from every rank so a resumed multi-process r
 """
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager, nullcontext
+from typing import Any, Iterator
 
 import torch.distributed as dist
 import torch.nn as nn
@@ -83,6 +84,25 @@ def load_optimizer_state(model: nn.Module, optimizer, state: dict) -> None:
         set_optimizer_state_dict(model, optimizer, state, options=_SCATTER)
     else:
         optimizer.load_state_dict(state)
+
+
+@contextmanager
+def gradient_sync(train_model: nn.Module, model: nn.Module, enabled: bool) -> Iterator[None]:
+    """Gradients are all-reduced only on the micro-step that ends an update: DDP's no_sync, FSDP2's
+    set_requires_gradient_sync, on the others (nothing to do without a process group)."""
+    if enabled:
+        yield
+        return
+    if is_sharded(model):
+        model.set_requires_gradient_sync(False)
+        try:
+            yield
+        finally:
+            model.set_requires_gradient_sync(True)
+        return
+    ddp = getattr(train_model, "_orig_mod", train_model)  # under torch.compile
+    with ddp.no_sync() if isinstance(ddp, nn.parallel.DistributedDataParallel) else nullcontext():
+        yield
 
 
 def gather_objects(obj: Any) -> list:

@@ -1,4 +1,4 @@
-"""The training loop shared by tools/train.py (classification) and tools/train_seg.py (segmentation).
+"""The training loop every task runs (vimvision.engine.driver sets it up).
 
 Nothing is lost: last.pth (every epoch), recovery.pth (every `recovery_interval` optimizer steps) and
 the best weights are written atomically; resume restores model, EMA, optimizer, scheduler, scaler,
@@ -9,11 +9,8 @@ dicts, so saving is a collective: every rank calls _checkpoint, rank 0 writes.
 """
 from __future__ import annotations
 
-import argparse
-import csv
 import math
 import os
-import sys
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -25,10 +22,18 @@ import torch.nn as nn
 from timm.utils import dispatch_clip_grad, update_summary
 from tqdm import tqdm
 
-from .distributed import (barrier, gather_objects, load_model_state, load_optimizer_state, model_state,
-                          optimizer_state, world)
-from .training import (load_training_checkpoint, plain, plot_summary, remove_stale_temporaries, rng_state, save_atomic,
-                       set_rng_state)
+from .checkpoint import load_training_checkpoint, plain, remove_stale_temporaries, rng_state, save_atomic, set_rng_state
+from .distributed import (
+    barrier,
+    gather_objects,
+    gradient_sync,
+    load_model_state,
+    load_optimizer_state,
+    model_state,
+    optimizer_state,
+    world,
+)
+from .summary import keep_summary_before, plot_summary
 
 
 @dataclass
@@ -42,6 +47,7 @@ class LoopConfig:
     progress: bool = True
     amp_dtype: Optional[torch.dtype] = None
     best_metric: str = "top1"  # key of the evaluation dict that picks model_best.pth
+    log_interval: int = 0  # optimizer steps between log lines when there is no progress bar
 
 
 class Trainer:
@@ -154,15 +160,17 @@ class Trainer:
                     set_rng_state(current_rng)
                 continue
             dtype = self.cfg.amp_dtype
-            with torch.autocast(self.model_device.type, dtype=dtype) if dtype else nullcontext():
-                loss, size = step_loss(batch)
-            if not math.isfinite(loss.item()):
-                raise SystemExit(f"loss is {loss.item()} at epoch {epoch} step {step}; stopping "
-                                 f"(last good checkpoint: {self.out_dir / 'last.pth'})")
-            (self.scaler.scale(loss / accum) if self.scaler else loss / accum).backward()
+            last_micro_step = (step + 1) % accum == 0
+            with gradient_sync(self.train_model, self.model, last_micro_step):  # one all-reduce per update
+                with torch.autocast(self.model_device.type, dtype=dtype) if dtype else nullcontext():
+                    loss, size = step_loss(batch)
+                if not math.isfinite(loss.item()):
+                    raise SystemExit(f"loss is {loss.item()} at epoch {epoch} step {step}; stopping "
+                                     f"(last good checkpoint: {self.out_dir / 'last.pth'})")
+                (self.scaler.scale(loss / accum) if self.scaler else loss / accum).backward()
             loss_sum += loss.item() * size
             seen += size
-            if (step + 1) % accum:
+            if not last_micro_step:
                 continue
             self._optimizer_step()
             n = self.state["num_updates"]
@@ -171,8 +179,12 @@ class Trainer:
                 self._checkpoint("recovery.pth", epoch, step + 1, ep_rng)
             if self.cfg.kill_after_steps and n == self.cfg.kill_after_steps:
                 os._exit(17)  # like a kill: no cleanup, no final checkpoint
+            lr = self.optimizer.param_groups[0]["lr"]
             if hasattr(batches, "set_postfix"):
-                batches.set_postfix(loss=f"{loss.item():.3f}", lr=f"{self.optimizer.param_groups[0]['lr']:.2e}")
+                batches.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.2e}")
+            elif self.primary and self.cfg.log_interval and n % self.cfg.log_interval == 0:
+                print(f"epoch {epoch} step {step + 1}/{len(loader)}: loss {loss.item():.4f} "
+                      f"(mean {loss_sum / max(seen, 1):.4f}), lr {lr:.3e}", flush=True)
         return {"loss": loss_sum / max(seen, 1), "img_per_s": seen / max(time.perf_counter() - t0, 1e-9)}
 
     @property
@@ -216,74 +228,3 @@ class Trainer:
         plot_summary(self.out_dir / "summary.csv", self.out_dir / "curves.png", title=self.title)
         shown = ", ".join(f"{k} {v:.4g}" for k, v in ev.items())
         print(f"epoch {epoch}: train loss {train_metrics['loss']:.4f}, eval {shown} ({train_metrics['img_per_s']:.0f} img/s)")
-
-
-def keep_summary_before(summary_csv: Path, epoch: int) -> None:
-    """Drop summary.csv rows of epochs >= epoch: a fresh run (epoch 0) starts a fresh log, and a run
-    resumed from inside epoch e, killed after writing e's row but before last.pth, does not log e twice."""
-    if not summary_csv.exists():
-        return
-    with open(summary_csv, newline="") as f:
-        rows = list(csv.DictReader(f))
-    kept = [r for r in rows if int(r["epoch"]) < epoch]
-    if not kept:
-        summary_csv.unlink()
-    elif len(kept) < len(rows):
-        tmp = summary_csv.with_name(f".{summary_csv.name}.tmp")
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(kept)
-        os.replace(tmp, summary_csv)
-
-
-def add_dense_arguments(p, *, lr: float, weight_decay: float, sched: str, epochs: int, batch_size: int,
-                        output: str) -> None:
-    """The options tools/train_det.py and tools/train_seg.py share (timm's names where timm has one)."""
-    from timm.utils import ParseKwargs
-
-    p.add_argument("--backbone", default="vmamba_tiny")
-    p.add_argument("--pretrained-path", default=None, help="backbone weights (official or ours)")
-    p.add_argument("--model-kwargs", nargs="*", default={}, action=ParseKwargs, metavar="K=V", help="backbone overrides")
-    p.add_argument("--epochs", type=int, default=epochs)
-    p.add_argument("--batch-size", "-b", type=int, default=batch_size)
-    p.add_argument("--opt", default="adamw")
-    p.add_argument("--lr", type=float, default=lr)
-    p.add_argument("--weight-decay", type=float, default=weight_decay)
-    p.add_argument("--sched", default=sched)
-    p.add_argument("--warmup-epochs", type=int, default=1)
-    p.add_argument("--clip-grad", type=float, default=None)
-    p.add_argument("--amp", action="store_true", help="bfloat16 autocast")
-    p.add_argument("--workers", "-j", type=int, default=4)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--output", default=output)
-    p.add_argument("--experiment", default="")
-    p.add_argument("--resume", default="", help="checkpoint, or 'auto' for the output folder's newest")
-    p.add_argument("--recovery-interval", type=int, default=0)
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--kill-after-steps", type=int, default=0, help=argparse.SUPPRESS)
-
-
-def dense_trainer(args, model: nn.Module, device: torch.device, updates_per_epoch: int, out_dir: Path,
-                  best_metric: str, title: str) -> tuple[Trainer, nn.Module]:
-    """Optimizer, per-step scheduler, DDP wrapper and a resumed-if-asked Trainer for a dense trainer."""
-    from timm.optim import create_optimizer_v2
-    from timm.scheduler import create_scheduler_v2
-
-    optimizer = create_optimizer_v2(model, args.opt, lr=args.lr, weight_decay=args.weight_decay)
-    scheduler, _ = create_scheduler_v2(optimizer, args.sched, num_epochs=args.epochs, warmup_epochs=args.warmup_epochs,
-                                       step_on_epochs=False, updates_per_epoch=updates_per_epoch)
-    train_model = model if not args.distributed else nn.parallel.DistributedDataParallel(
-        model, device_ids=[device] if device.type == "cuda" else None)
-    cfg = LoopConfig(epochs=args.epochs, clip_grad=args.clip_grad, recovery_interval=args.recovery_interval,
-                     kill_after_steps=args.kill_after_steps, progress=not args.no_progress,
-                     amp_dtype=torch.bfloat16 if args.amp else None, best_metric=best_metric)
-    trainer = Trainer(model, train_model, optimizer, scheduler, None, None, out_dir, args.rank == 0, cfg, vars(args), title)
-    resume = trainer.find_resume(args.resume)
-    if resume:
-        try:
-            trainer.resume(resume)
-        except (ValueError, FileNotFoundError) as error:  # unreadable, unsafe or not fitting this run
-            raise SystemExit(f"{Path(sys.argv[0]).name}: {error}") from None
-    return trainer, train_model

@@ -1,0 +1,81 @@
+"""Semantic segmentation (our backbone + UperNet) on image/mask folders, scored by mIoU and pixel accuracy."""
+from __future__ import annotations
+
+import argparse
+
+import torch
+import torch.nn as nn
+
+from ..data.segfolder import IGNORE_INDEX, SegFolder, pad_collate
+from ..dense import segmentation_model
+from ..engine.driver import Task
+from .dense_options import add_backbone_arguments, init_cfg
+
+
+@torch.no_grad()
+def evaluate_segmentation(model: nn.Module, loader, num_classes: int, device: torch.device) -> dict:
+    """mIoU over classes present in prediction or truth, and pixel accuracy (ignore pixels excluded), in %."""
+    model.eval()
+    confusion = torch.zeros(num_classes, num_classes, dtype=torch.long, device=device)
+    for images, masks in loader:
+        images, masks = images.to(device), masks.to(device)
+        pred = model(images)["out"].argmax(1)
+        valid = masks != IGNORE_INDEX
+        confusion += torch.bincount(masks[valid] * num_classes + pred[valid], minlength=num_classes**2).view(num_classes, -1)
+    if torch.distributed.is_initialized():
+        torch.distributed.all_reduce(confusion)
+    tp = confusion.diag().double()
+    union = confusion.sum(0) + confusion.sum(1) - confusion.diag()
+    present = union > 0
+    return {"mIoU": (100 * tp[present] / union[present]).mean().item(),
+            "pixel_acc": (100 * tp.sum() / confusion.sum().clamp(min=1)).item()}
+
+
+class SegmentationTask(Task):
+    prog = "train_seg.py"
+    best_metric = "mIoU"
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data-dir", required=True)
+        p.add_argument("--train-split", default="train")
+        p.add_argument("--val-split", default="val")
+        p.add_argument("--num-classes", type=int, required=True)
+        p.add_argument("--head-channels", type=int, default=512)
+        p.add_argument("--crop-size", type=int, default=512)
+        add_backbone_arguments(p, lr=6e-5, weight_decay=0.01, sched="poly", epochs=50, batch_size=8,
+                               output="output/seg")
+
+    def experiment(self, args: argparse.Namespace) -> str:
+        return f"upernet_{args.backbone}"
+
+    def title(self, args: argparse.Namespace) -> str:
+        return f"UperNet + {args.backbone}"
+
+    def build_model(self, args: argparse.Namespace) -> nn.Module:
+        return segmentation_model(args.backbone, args.num_classes, head_channels=args.head_channels, **init_cfg(args),
+                                  **args.model_kwargs)
+
+    def build_data(self, args: argparse.Namespace, model: nn.Module):
+        try:
+            train_set = SegFolder(args.data_dir, args.train_split, args.crop_size, train=True)
+            val_set = SegFolder(args.data_dir, args.val_split, args.crop_size)
+        except FileNotFoundError as e:
+            raise SystemExit(f"{self.prog}: {e}") from None
+        sampler = torch.utils.data.DistributedSampler(train_set, seed=args.seed) if args.distributed else None
+        train = torch.utils.data.DataLoader(train_set, args.batch_size, shuffle=sampler is None, sampler=sampler,
+                                            num_workers=args.workers, collate_fn=pad_collate, drop_last=True)
+        if len(train) == 0:
+            raise SystemExit(f"{self.prog}: batch size {args.batch_size} exceeds the {len(train_set)} training images")
+        return train, torch.utils.data.DataLoader(val_set, 1, num_workers=args.workers, collate_fn=pad_collate), sampler
+
+    def step_loss(self, args, model, train_model, device):
+        loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX)
+
+        def step_loss(batch):
+            images, masks = (t.to(device) for t in batch)
+            return loss_fn(train_model(images)["out"].float(), masks), images.shape[0]
+
+        return step_loss
+
+    def evaluate(self, args, model, loader, device, amp_dtype) -> dict:
+        return evaluate_segmentation(model, loader, args.num_classes, device)
