@@ -189,3 +189,14 @@ def test_summary_rows_of_rerun_epochs_are_dropped(tmp_path):
     assert [r["epoch"] for r in _rows(summary)] == ["0", "1"]
     keep_summary_before(summary, 0)
     assert not summary.exists()
+
+
+def test_fewer_model_classes_than_folders_is_named(tmp_path):
+    for split in ("train", "val"):
+        for name in ("a", "b", "c"):
+            (tmp_path / "data" / split / name).mkdir(parents=True)
+            Image.new("RGB", (32, 32)).save(tmp_path / "data" / split / name / "0.png")
+    result = run("--data-dir", str(tmp_path / "data"), "--model", "vmamba_tiny", "--model-kwargs", "depths=[1,1,1,1]",
+                 "dims=8", "--num-classes", "2", "--output", str(tmp_path / "out"), check=False)
+    assert result.returncode != 0
+    assert "--num-classes 2 is smaller than the 3 classes of" in result.stderr, result.stderr[-2000:]

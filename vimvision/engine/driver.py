@@ -26,15 +26,17 @@ class Task:
 
     prog = "train.py"
     best_metric = "top1"
+    experiment_name = "{model}"  # the default --experiment folder and the curves' title, from the options
+    title_text = "{model}"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """The task's own options and its defaults for the shared ones (parser.set_defaults)."""
 
     def experiment(self, args: argparse.Namespace) -> str:
-        raise NotImplementedError
+        return self.experiment_name.format(**vars(args))
 
     def title(self, args: argparse.Namespace) -> str:
-        return self.experiment(args)
+        return self.title_text.format(**vars(args))
 
     def build_model(self, args: argparse.Namespace) -> nn.Module:
         raise NotImplementedError

@@ -8,7 +8,7 @@ import torch.nn as nn
 from timm.data import Mixup
 from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
 
-from ..data import create_eval_loader, create_train_loader
+from ..data import create_eval_loader, create_train_loader, folder_class_map
 from ..engine.driver import Task
 from ..engine.evaluation import evaluate
 from ..factory import create_model
@@ -44,9 +44,6 @@ class ClassificationTask(Task):
         g.add_argument("--mixup-switch-prob", type=float, default=0.5)
         g.add_argument("--mixup-mode", default="batch")
 
-    def experiment(self, args: argparse.Namespace) -> str:
-        return args.model
-
     def build_model(self, args: argparse.Namespace) -> nn.Module:
         kwargs = dict(args.model_kwargs)
         if args.num_classes is not None:
@@ -61,10 +58,16 @@ class ClassificationTask(Task):
         augment = dict(re_prob=args.reprob, auto_augment=args.aa, color_jitter=args.color_jitter,
                        interpolation=args.train_interpolation, num_aug_repeats=args.aug_repeats)
         try:
+            class_map = folder_class_map(args.data_dir, args.train_split, args.val_split) if not args.dataset else None
+            if class_map and len(class_map) > model.num_classes:
+                raise ValueError(f"--num-classes {model.num_classes} is smaller than the {len(class_map)} classes of "
+                                 f"{args.data_dir}: pass --num-classes {len(class_map)}")
             train, sampler = create_train_loader(args.dataset, args.data_dir, args.train_split, model, args.img_size,
-                                                 args.batch_size, args.workers, args.distributed, args.seed, augment)
+                                                 args.batch_size, args.workers, args.distributed, args.seed, augment,
+                                                 class_map)
             evals = create_eval_loader(args.dataset, args.data_dir, args.val_split, model, args.img_size,
-                                       args.validation_batch_size or args.batch_size, args.workers, args.distributed)
+                                       args.validation_batch_size or args.batch_size, args.workers, args.distributed,
+                                       class_map)
         except ValueError as error:
             raise SystemExit(f"{self.prog}: {error}") from None
         return train, evals, sampler

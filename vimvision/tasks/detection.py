@@ -15,7 +15,7 @@ from torchvision.datasets import CocoDetection, wrap_dataset_for_transforms_v2
 
 from ..dense import torchvision_detector
 from ..engine.driver import Task
-from .dense_options import add_backbone_arguments, init_cfg
+from .dense_common import add_backbone_arguments, dense_loaders, init_cfg
 
 
 def coco_dataset(root: Path, images: str, ann: str, train: bool, masks: bool):
@@ -72,9 +72,10 @@ def coco_map(model: nn.Module, loader, coco_gt, device: torch.device, masks: boo
 class DetectionTask(Task):
     prog = "train_det.py"
     best_metric = "bbox_AP"
+    experiment_name = "{arch}_{backbone}"
+    title_text = "{arch} + {backbone}"
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
-        p.add_argument("--data-dir", required=True, type=Path)
         p.add_argument("--train-images", default="train2017")
         p.add_argument("--train-ann", default="annotations/instances_train2017.json")
         p.add_argument("--val-images", default="val2017")
@@ -86,12 +87,6 @@ class DetectionTask(Task):
         add_backbone_arguments(p, lr=1e-4, weight_decay=0.05, sched="cosine", epochs=12, batch_size=2,
                                output="output/det")
 
-    def experiment(self, args: argparse.Namespace) -> str:
-        return f"{args.arch}_{args.backbone}"
-
-    def title(self, args: argparse.Namespace) -> str:
-        return f"{args.arch} + {args.backbone}"
-
     def build_model(self, args: argparse.Namespace) -> nn.Module:
         return torchvision_detector(args.backbone, args.arch, args.num_classes,
                                     detector_kwargs=dict(min_size=args.min_size, max_size=args.max_size),
@@ -100,18 +95,12 @@ class DetectionTask(Task):
     def build_data(self, args: argparse.Namespace, model: nn.Module):
         masks = args.arch == "mask_rcnn"
         try:
-            train_set = coco_dataset(args.data_dir, args.train_images, args.train_ann, True, masks)
-            val_set = coco_dataset(args.data_dir, args.val_images, args.val_ann, False, masks)
+            train_set = coco_dataset(Path(args.data_dir), args.train_images, args.train_ann, True, masks)
+            val_set = coco_dataset(Path(args.data_dir), args.val_images, args.val_ann, False, masks)
         except ValueError as error:
             raise SystemExit(f"{self.prog}: {error}") from None
-        sampler = torch.utils.data.DistributedSampler(train_set, seed=args.seed) if args.distributed else None
-        train = torch.utils.data.DataLoader(train_set, args.batch_size, shuffle=sampler is None, sampler=sampler,
-                                            num_workers=args.workers, collate_fn=collate, drop_last=True)
-        if len(train) == 0:
-            raise SystemExit(f"{self.prog}: batch size {args.batch_size} exceeds the {len(train_set)} training images")
-        val = torch.utils.data.DataLoader(val_set, 1, num_workers=args.workers, collate_fn=collate)
         self.coco_gt = val_set.coco if hasattr(val_set, "coco") else val_set._dataset.coco
-        return train, val, sampler
+        return dense_loaders(self.prog, args, train_set, val_set, collate)
 
     def step_loss(self, args, model, train_model, device):
         def step_loss(batch):

@@ -9,7 +9,7 @@ import torch.nn as nn
 from ..data.segfolder import IGNORE_INDEX, SegFolder, pad_collate
 from ..dense import segmentation_model
 from ..engine.driver import Task
-from .dense_options import add_backbone_arguments, init_cfg
+from .dense_common import add_backbone_arguments, dense_loaders, init_cfg
 
 
 @torch.no_grad()
@@ -34,9 +34,10 @@ def evaluate_segmentation(model: nn.Module, loader, num_classes: int, device: to
 class SegmentationTask(Task):
     prog = "train_seg.py"
     best_metric = "mIoU"
+    experiment_name = "upernet_{backbone}"
+    title_text = "UperNet + {backbone}"
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
-        p.add_argument("--data-dir", required=True)
         p.add_argument("--train-split", default="train")
         p.add_argument("--val-split", default="val")
         p.add_argument("--num-classes", type=int, required=True)
@@ -44,12 +45,6 @@ class SegmentationTask(Task):
         p.add_argument("--crop-size", type=int, default=512)
         add_backbone_arguments(p, lr=6e-5, weight_decay=0.01, sched="poly", epochs=50, batch_size=8,
                                output="output/seg")
-
-    def experiment(self, args: argparse.Namespace) -> str:
-        return f"upernet_{args.backbone}"
-
-    def title(self, args: argparse.Namespace) -> str:
-        return f"UperNet + {args.backbone}"
 
     def build_model(self, args: argparse.Namespace) -> nn.Module:
         return segmentation_model(args.backbone, args.num_classes, head_channels=args.head_channels, **init_cfg(args),
@@ -61,12 +56,7 @@ class SegmentationTask(Task):
             val_set = SegFolder(args.data_dir, args.val_split, args.crop_size)
         except FileNotFoundError as e:
             raise SystemExit(f"{self.prog}: {e}") from None
-        sampler = torch.utils.data.DistributedSampler(train_set, seed=args.seed) if args.distributed else None
-        train = torch.utils.data.DataLoader(train_set, args.batch_size, shuffle=sampler is None, sampler=sampler,
-                                            num_workers=args.workers, collate_fn=pad_collate, drop_last=True)
-        if len(train) == 0:
-            raise SystemExit(f"{self.prog}: batch size {args.batch_size} exceeds the {len(train_set)} training images")
-        return train, torch.utils.data.DataLoader(val_set, 1, num_workers=args.workers, collate_fn=pad_collate), sampler
+        return dense_loaders(self.prog, args, train_set, val_set, pad_collate)
 
     def step_loss(self, args, model, train_model, device):
         loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX)
