@@ -29,3 +29,17 @@ def test_validation_class_unseen_in_training_is_named(tmp_path):
     make_folder(tmp_path, "val", ["cat", "owl"])
     with pytest.raises(ValueError, match="val has classes that .*train lacks: owl"):
         folder_class_map(str(tmp_path), "train", "validation")
+
+
+def test_corrupt_segmentation_image_is_named(tmp_path):
+    from vimvision.data.segfolder import SegFolder
+
+    for sub in ("images/train", "masks/train"):
+        (tmp_path / sub).mkdir(parents=True)
+    (tmp_path / "images/train/0.png").write_bytes(b"not a png")
+    Image.new("L", (8, 8)).save(tmp_path / "masks/train/0.png")
+    with pytest.raises(ValueError, match=f"cannot read {tmp_path / 'images/train/0.png'}"):
+        SegFolder(tmp_path, "train", crop=8)[0]
+    Image.new("RGB", (8, 6)).save(tmp_path / "images/train/0.png")
+    with pytest.raises(ValueError, match="mask .*0.png is 8x8, expected the size of its image"):
+        SegFolder(tmp_path, "train", crop=8)[0]

@@ -142,3 +142,29 @@ def test_every_trainer_refuses_a_planted_resume_file(tool, args, tmp_path):
     assert result.returncode != 0
     assert f"{tool}: --resume: checkpoint '{planted}' holds objects" in result.stderr, result.stderr[-2000:]
     assert not marker.exists()
+
+
+def test_best_weights_are_saved_before_last(tmp_path):
+    """A kill between the two saves of an improving epoch must not leave model_best.pth stale for good:
+    the best is written first, so a kill before last.pth replays the epoch, which saves the best again."""
+    from timm.scheduler import create_scheduler_v2
+
+    model = torch.nn.Linear(2, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler, _ = create_scheduler_v2(opt, "cosine", num_epochs=1, warmup_epochs=0, updates_per_epoch=2)
+    trainer = Trainer(model, model, opt, scheduler, None, None, tmp_path, True, LoopConfig(epochs=1, progress=False),
+                      {})
+    written = []
+    monkey_save = trainer._checkpoint
+
+    def record(name, *args):
+        written.append(name)
+        monkey_save(name, *args)
+
+    trainer._checkpoint = record
+    save_best = trainer._save_best
+    trainer._save_best = lambda *a: (written.append("model_best.pth"), save_best(*a))
+    batches = [(torch.randn(4, 2), torch.randint(0, 2, (4,))) for _ in range(2)]
+    trainer.fit(batches, lambda b: (torch.nn.functional.cross_entropy(model(b[0]), b[1]), 4), lambda: {"top1": 1.0})
+    assert written == ["model_best.pth", "last.pth"]
+    assert torch.load(tmp_path / "model_best.pth", weights_only=True)["eval_top1"] == 1.0

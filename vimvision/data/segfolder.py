@@ -46,10 +46,22 @@ class SegFolder(Dataset):
 
     def __getitem__(self, i: int):
         image_path, mask_path = self.items[i]
-        image = Image.open(image_path).convert("RGB")
-        mask = tv_tensors.Mask(torch.from_numpy(np.array(Image.open(mask_path), dtype=np.uint8)))
+        image, mask = _read(image_path, "RGB"), _read(mask_path, None)
+        if image.size != mask.size:
+            raise ValueError(f"SegFolder: mask {mask_path} is {mask.size[0]}x{mask.size[1]}, expected the size of "
+                             f"its image {image_path} ({image.size[0]}x{image.size[1]})")
+        mask = tv_tensors.Mask(torch.from_numpy(np.array(mask, dtype=np.uint8)))
         image, mask = self.transform(image, mask)
         return image, mask.long()
+
+
+def _read(path: Path, mode: str | None) -> Image.Image:
+    """The decoded file, or an error naming it (a worker's traceback would not)."""
+    try:
+        with Image.open(path) as image:
+            return image.convert(mode) if mode else image.copy()
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ValueError(f"SegFolder: cannot read {path}: {e}") from None
 
 
 def pad_collate(batch):
