@@ -1,7 +1,12 @@
 # Mask R-CNN 1x on COCO with vmamba_base (the official VMamba detection setting; batch 16 = 8 GPUs x 2).
 _base_ = ["./_base_/mask_rcnn_fpn.py", "./_base_/coco_instance.py", "./_base_/schedule_1x.py"]
 model = dict(
-    backbone=dict(type="VMambaBackbone", model_name="vmamba_base", out_indices=(0, 1, 2, 3), drop_path_rate=0.6,
-                  init_cfg=dict(type="Pretrained", checkpoint="vssm_base_0229_ckpt_epoch_237.pth")),
+    backbone=dict(
+        type="VMambaBackbone",
+        model_name="vmamba_base",
+        out_indices=(0, 1, 2, 3),
+        drop_path_rate=0.6,
+        init_cfg=dict(type="Pretrained", checkpoint="vssm_base_0229_ckpt_epoch_237.pth"),
+    ),
     neck=dict(in_channels=[128, 256, 512, 1024]),
 )

@@ -1,7 +1,12 @@
 # Mask R-CNN 1x on COCO with vmamba_tiny (the official VMamba detection setting; batch 16 = 8 GPUs x 2).
 _base_ = ["./_base_/mask_rcnn_fpn.py", "./_base_/coco_instance.py", "./_base_/schedule_1x.py"]
 model = dict(
-    backbone=dict(type="VMambaBackbone", model_name="vmamba_tiny", out_indices=(0, 1, 2, 3), drop_path_rate=0.2,
-                  init_cfg=dict(type="Pretrained", checkpoint="vssm1_tiny_0230s_ckpt_epoch_264.pth")),
+    backbone=dict(
+        type="VMambaBackbone",
+        model_name="vmamba_tiny",
+        out_indices=(0, 1, 2, 3),
+        drop_path_rate=0.2,
+        init_cfg=dict(type="Pretrained", checkpoint="vssm1_tiny_0230s_ckpt_epoch_264.pth"),
+    ),
     neck=dict(in_channels=[96, 192, 384, 768]),
 )

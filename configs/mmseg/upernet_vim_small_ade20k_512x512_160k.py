@@ -2,8 +2,14 @@
 # backbone's design); head channels = the embedding width, as the official configs.
 _base_ = ["./_base_/upernet_ade20k_160k.py"]
 model = dict(
-    backbone=dict(type="VimBackbone", model_name="vim_small", neck="multi_tap", out_indices=(5, 11, 17, 23),
-                  drop_path_rate=0.1, init_cfg=dict(type="Pretrained", checkpoint="vim_s_midclstok_80p5acc.pth")),
+    backbone=dict(
+        type="VimBackbone",
+        model_name="vim_small",
+        neck="multi_tap",
+        out_indices=(5, 11, 17, 23),
+        drop_path_rate=0.1,
+        init_cfg=dict(type="Pretrained", checkpoint="vim_s_midclstok_80p5acc.pth"),
+    ),
     decode_head=dict(in_channels=[384, 384, 384, 384], channels=384),
     auxiliary_head=dict(in_channels=384),
 )

@@ -7,7 +7,9 @@ param_scheduler = [
     dict(type="LinearLR", start_factor=0.001, by_epoch=False, begin=0, end=1000),
     dict(type="MultiStepLR", begin=0, end=12, by_epoch=True, milestones=[8, 11], gamma=0.1),
 ]
-optim_wrapper = dict(type="OptimWrapper", optimizer=dict(type="AdamW", lr=0.0001, betas=(0.9, 0.999), weight_decay=0.05),
-                     paramwise_cfg=dict(norm_decay_mult=0.0, custom_keys=dict(A_logs=dict(decay_mult=0.0),
-                                                                               Ds=dict(decay_mult=0.0))))
+optim_wrapper = dict(
+    type="OptimWrapper",
+    optimizer=dict(type="AdamW", lr=0.0001, betas=(0.9, 0.999), weight_decay=0.05),
+    paramwise_cfg=dict(norm_decay_mult=0.0, custom_keys=dict(A_logs=dict(decay_mult=0.0), Ds=dict(decay_mult=0.0))),
+)
 auto_scale_lr = dict(enable=False, base_batch_size=16)
