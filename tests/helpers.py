@@ -15,9 +15,11 @@ DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 def run_tool(tool: str, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
     """`python tools/TOOL ARGS` in a fresh process; with check, a failure shows the tool's last output."""
-    result = subprocess.run([sys.executable, str(TOOLS / tool), *map(str, args)], capture_output=True, text=True, env=env)
+    result = subprocess.run([sys.executable, str(TOOLS / tool), *map(str, args)], capture_output=True, text=True,
+                            env=env)
     if check and result.returncode != 0:
-        raise AssertionError(f"tools/{tool} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        raise AssertionError(f"tools/{tool} exited {result.returncode}:\n{result.stdout[-3000:]}\n"
+                             f"{result.stderr[-3000:]}")
     return result
 
 

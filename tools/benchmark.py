@@ -40,7 +40,8 @@ def plot(rows: list[dict], path: Path) -> None:
             style = "--" if model in BASELINES else "-"
             ax_tp.plot([r["img_size"] for r in pts], [r["img_per_s"] for r in pts], style, marker="o", label=model)
             if pts and pts[0]["peak_mem_mib"] is not None:
-                ax_mem.plot([r["img_size"] for r in pts], [r["peak_mem_mib"] / 1024 for r in pts], style, marker="o", label=model)
+                ax_mem.plot([r["img_size"] for r in pts], [r["peak_mem_mib"] / 1024 for r in pts], style, marker="o",
+                            label=model)
         if not ax_mem.lines:
             ax_mem.text(0.5, 0.5, "peak memory is measured on GPU only", ha="center", va="center")
         ax_tp.set(title=f"{mode} throughput ({dtype})", xlabel="resolution", ylabel="images / s", yscale="log")

@@ -51,7 +51,8 @@ def check_logits(name: str, kwargs: dict, backend: str, device, size: int, batch
     return {"fp32": _rel(fp32, ref), "bf16": _rel(bf16, ref)}
 
 
-def train_steps(name: str, kwargs: dict, backend: str, device, size: int, batch: int, steps: int, lr: float) -> list[float]:
+def train_steps(name: str, kwargs: dict, backend: str, device, size: int, batch: int, steps: int,
+                lr: float) -> list[float]:
     torch.manual_seed(0)
     model = create(name, backend, size, kwargs).to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)
@@ -75,7 +76,8 @@ def main(argv=None) -> int:
     p.add_argument("--models", nargs="+", default=["vim_small", "vmamba_tiny"])
     p.add_argument("--model-kwargs", nargs="*", default={}, action=ParseKwargs, metavar="K=V")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--backend", default="auto", choices=["auto", "triton", "torch"], help="kernels of the checked model")
+    p.add_argument("--backend", default="auto", choices=["auto", "triton", "torch"],
+                   help="kernels of the checked model")
     p.add_argument("--img-size", type=int, default=224)
     p.add_argument("--batch-size", type=int, default=8, help="batch of the logits check")
     p.add_argument("--train-batch-size", type=int, default=32)
@@ -88,7 +90,8 @@ def main(argv=None) -> int:
     device = torch.device(args.device)
     torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = False, False  # a true fp32 check
     ok = True
-    print("| model | logits fp32 rel err | logits bf16 rel err | train steps | first loss | last loss | all finite | s/step |")
+    print("| model | logits fp32 rel err | logits bf16 rel err | train steps | first loss | last loss | all finite "
+          "| s/step |")
     print("|---|---|---|---|---|---|---|---|")
     for name in args.models:
         errors = check_logits(name, args.model_kwargs, args.backend, device, args.img_size, args.batch_size)

@@ -1,7 +1,9 @@
 """Convert an official (or vimvision) checkpoint into a vimvision safetensors file, with a report.
 
-    python tools/convert_checkpoint.py --model vim_small --input vim_s_midclstok_80p5acc.pth --output vim_small.safetensors
-    python tools/convert_checkpoint.py --model vim_tiny --input ckpt.pth --output out.safetensors --ema --model-kwargs depth=2
+    python tools/convert_checkpoint.py --model vim_small --input vim_s_midclstok_80p5acc.pth \
+        --output vim_small.safetensors
+    python tools/convert_checkpoint.py --model vim_tiny --input ckpt.pth --output out.safetensors --ema \
+        --model-kwargs depth=2
 
 Every source key is reported as kept, renamed (to its new name), reshaped (e.g. a resampled position
 embedding) or dropped, and every model key the file lacks as missing; missing keys are an error.
@@ -63,7 +65,8 @@ def main(argv=None) -> None:
                                                       "weights": "ema" if args.ema else "model"})
     for what in ("kept", "reshaped", "dropped", "missing"):
         print(f"{what:9s} {len(report[what]):5d}" + "".join(f"\n          {k}" for k in report[what] if what != "kept"))
-    print(f"renamed   {len(report['renamed']):5d}" + "".join(f"\n          {a} -> {b}" for a, b in report["renamed"].items()))
+    renamed = "".join(f"\n          {a} -> {b}" for a, b in report["renamed"].items())
+    print(f"renamed   {len(report['renamed']):5d}" + renamed)
     if args.report:
         args.report.write_text(json.dumps(report, indent=1))
     print(f"wrote {args.output} ({sum(v.numel() for v in state_dict.values()):,} parameters)")

@@ -27,7 +27,8 @@ def main(argv=None) -> list[dict]:
     task = ClassificationTask()
     reports = []
     for config in CONFIGS:
-        train_argv = ["--config", str(config), "--output", args.output] + (["--epochs", str(args.epochs)] if args.epochs else [])
+        train_argv = ["--config", str(config), "--output", args.output]
+        train_argv += ["--epochs", str(args.epochs)] if args.epochs else []
         result = run(task, train_argv)
         recipe = parse_args(build_parser(task, ""), train_argv, task.prog)
         model = task.build_model(recipe)

@@ -20,7 +20,8 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", nargs="+", required=True, help="registered model names")
     p.add_argument("--img-size", type=int, default=224)
-    p.add_argument("--model-kwargs", nargs="*", default={}, action=ParseKwargs, metavar="K=V", help="constructor overrides")
+    p.add_argument("--model-kwargs", nargs="*", default={}, action=ParseKwargs, metavar="K=V",
+                   help="constructor overrides")
     args = p.parse_args(argv)
     for name in args.model:
         model = timm.create_model(name, **args.model_kwargs)

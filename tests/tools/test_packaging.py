@@ -19,7 +19,8 @@ def test_installed_package_maps_kernels_folder():
 @pytest.mark.slow
 def test_wheel_contains_kernels_under_vimvision_only(tmp_path):
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path),
+         str(ROOT)],
         check=True,
     )
     (wheel,) = tmp_path.glob("vimvision-*.whl")

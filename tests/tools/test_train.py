@@ -29,6 +29,10 @@ def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return result
 
 
+def _timing_free(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k != "train_img_per_s"} for r in rows]
+
+
 def _rows(path: Path) -> list[dict]:
     with open(path) as f:
         return list(csv.DictReader(f))
@@ -47,8 +51,8 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
     for key in ("model", "model_ema"):
         for name, value in whole[key].items():
             assert torch.equal(value, resumed[key][name]), f"{key}.{name} differs after resume"
-    timing_free = lambda rows: [{k: v for k, v in r.items() if k != "train_img_per_s"} for r in rows]  # noqa: E731
-    assert timing_free(_rows(tmp_path / "whole" / "summary.csv")) == timing_free(_rows(tmp_path / "killed" / "summary.csv"))
+    assert _timing_free(_rows(tmp_path / "whole" / "summary.csv")) == \
+        _timing_free(_rows(tmp_path / "killed" / "summary.csv"))
     assert (tmp_path / "killed" / "curves.png").stat().st_size > 1000
     assert list((tmp_path / "killed" / "tensorboard").iterdir())
 
@@ -169,8 +173,8 @@ def test_fsdp_trains_like_ddp_and_resumes_exactly(tmp_path):
             assert type(fsdp[key][name]) is torch.Tensor, f"{key}.{name} is not a plain tensor"
             torch.testing.assert_close(fsdp[key][name], value, rtol=1e-5, atol=1e-6, msg=f"{key}.{name}: FSDP vs DDP")
             assert torch.equal(fsdp[key][name], resumed[key][name]), f"{key}.{name} differs after resume"
-    timing_free = lambda rows: [{k: v for k, v in r.items() if k != "train_img_per_s"} for r in rows]  # noqa: E731
-    assert timing_free(_rows(tmp_path / "fsdp" / "summary.csv")) == timing_free(_rows(tmp_path / "killed" / "summary.csv"))
+    assert _timing_free(_rows(tmp_path / "fsdp" / "summary.csv")) == \
+        _timing_free(_rows(tmp_path / "killed" / "summary.csv"))
 
     best = torch.load(tmp_path / "fsdp" / "model_best.pth", weights_only=True)
     model = timm.create_model("vmamba_tiny", depths=[1, 1, 1, 1], dims=8, num_classes=10)

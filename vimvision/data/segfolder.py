@@ -24,7 +24,8 @@ class SegFolder(Dataset):
         images, masks = root / "images" / split, root / "masks" / split
         for folder in (images, masks):
             if not folder.is_dir():
-                raise FileNotFoundError(f"SegFolder: {folder} does not exist (expected images/<split> and masks/<split>)")
+                raise FileNotFoundError(f"SegFolder: {folder} does not exist "
+                                        "(expected images/<split> and masks/<split>)")
         self.items = []
         for image in sorted(p for p in images.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")):
             mask = masks / f"{image.stem}.png"
@@ -37,7 +38,8 @@ class SegFolder(Dataset):
         fill = {tv_tensors.Image: 0, tv_tensors.Mask: IGNORE_INDEX}
         if train:
             self.transform = T.Compose([T.ToImage(), T.RandomResize(crop // 2, crop * 2),
-                                        T.RandomCrop(crop, pad_if_needed=True, fill=fill), T.RandomHorizontalFlip(), *tail])
+                                        T.RandomCrop(crop, pad_if_needed=True, fill=fill), T.RandomHorizontalFlip(),
+                                        *tail])
         else:
             self.transform = T.Compose([T.ToImage(), T.Resize(crop), *tail])
 

@@ -54,7 +54,8 @@ class _TimmBackbone(BaseModule):
         filter_fn = sys.modules[type(self.model).__module__].checkpoint_filter_fn
         converted = filter_fn({k: v for k, v in state.items() if k not in extra}, self.model)
         own = self.model.state_dict()
-        load_strict(self.model, {k: v for k, v in converted.items() if k in own}, source=f"checkpoint {cfg['checkpoint']!r}")
+        load_strict(self.model, {k: v for k, v in converted.items() if k in own},
+                    source=f"checkpoint {cfg['checkpoint']!r}")
         for key, value in extra.items():  # official dense checkpoints carry the per-stage norms too
             self.get_parameter(key).data.copy_(value)
         self._is_init = True

@@ -46,7 +46,8 @@ class BackboneWithFPN(nn.Module):
 
 
 def torchvision_detector(backbone: str = "vmamba_tiny", arch: str = "faster_rcnn", num_classes: int = 91,
-                         fpn_channels: int = 256, detector_kwargs: dict | None = None, **backbone_overrides) -> nn.Module:
+                         fpn_channels: int = 256, detector_kwargs: dict | None = None,
+                         **backbone_overrides) -> nn.Module:
     """A ready torchvision FasterRCNN / MaskRCNN / RetinaNet with our backbone and an FPN.
 
     R-CNNs use all four maps (strides 4-32) plus a max-pool level; RetinaNet uses strides 8-32 plus
@@ -64,7 +65,8 @@ def torchvision_detector(backbone: str = "vmamba_tiny", arch: str = "faster_rcnn
 
 
 def _conv_bn_relu(cin: int, cout: int, k: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+    return nn.Sequential(nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), nn.BatchNorm2d(cout),
+                         nn.ReLU(inplace=True))
 
 
 class UperNetHead(nn.Module):
@@ -85,7 +87,8 @@ class UperNetHead(nn.Module):
     def forward(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
         top = feats[-1]
         pooled = [F.interpolate(p(top), size=top.shape[-2:], mode="bilinear", align_corners=False) for p in self.ppm]
-        laterals = [lat(f) for lat, f in zip(self.lateral, feats[:-1])] + [self.bottleneck(torch.cat([top, *pooled], 1))]
+        laterals = [lat(f) for lat, f in zip(self.lateral, feats[:-1])]
+        laterals.append(self.bottleneck(torch.cat([top, *pooled], 1)))
         for i in range(len(laterals) - 1, 0, -1):
             laterals[i - 1] = laterals[i - 1] + F.interpolate(laterals[i], size=laterals[i - 1].shape[-2:],
                                                               mode="bilinear", align_corners=False)

@@ -32,10 +32,10 @@ def world() -> tuple[int, int]:
 
 
 def shard_blocks(model: nn.Module) -> nn.Module:
-    """Start every rank from rank 0's weights, then fully_shard every outermost residual block (a module whose class name ends in 'Block': VimBlock,
-    VSSBlock, timm's Block / SwinTransformerBlock / ConvNeXtBlock), then the root. Blocks, not stages:
-    VMamba's forward calls stage.blocks and stage.downsample, never the stage itself, so a sharded
-    stage would never gather its parameters."""
+    """Start every rank from rank 0's weights, then fully_shard every outermost residual block (a module
+    whose class name ends in 'Block': VimBlock, VSSBlock, timm's Block / SwinTransformerBlock /
+    ConvNeXtBlock), then the root. Blocks, not stages: VMamba's forward calls stage.blocks and
+    stage.downsample, never the stage itself, so a sharded stage would never gather its parameters."""
     if not (dist.is_available() and dist.is_initialized()):
         raise ValueError("--fsdp needs a process group: launch with torchrun --nproc_per_node N")
     blocks: list[tuple[str, nn.Module]] = []

@@ -107,7 +107,8 @@ def run(task: Task, argv: Optional[Sequence[str]] = None, description: str = "")
                     f"{len(train_loader)} batches per epoch: lower --batch-size or --grad-accum-steps")
     global_batch = args.batch_size * args.world_size * args.grad_accum_steps
     lr = args.lr or args.lr_base * global_batch / args.lr_base_size
-    optimizer = create_optimizer_v2(model, args.opt, lr=lr, weight_decay=args.weight_decay, layer_decay=args.layer_decay)
+    optimizer = create_optimizer_v2(model, args.opt, lr=lr, weight_decay=args.weight_decay,
+                                    layer_decay=args.layer_decay)
     scheduler, _ = create_scheduler_v2(
         optimizer, args.sched, num_epochs=args.epochs, warmup_epochs=args.warmup_epochs, warmup_lr=args.warmup_lr,
         min_lr=args.min_lr, step_on_epochs=False, updates_per_epoch=len(train_loader) // args.grad_accum_steps,

@@ -57,7 +57,8 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     g.add_argument("--output", default="output/train")
     g.add_argument("--experiment", default="", help="subfolder of --output (default: named after the model)")
-    g.add_argument("--resume", default="", help="checkpoint to resume from; 'auto': the output folder's newest intact one")
+    g.add_argument("--resume", default="",
+                   help="checkpoint to resume from; 'auto': the output folder's newest intact one")
     g.add_argument("--recovery-interval", type=int, default=0, help="optimizer steps between recovery checkpoints")
     g.add_argument("--log-interval", type=int, default=50,
                    help="optimizer steps between log lines when the progress bar is off (--no-progress); 0: none")

@@ -37,7 +37,10 @@ def plot_summary(summary_csv: Path, out_png: Path, title: str = "") -> None:
     if not rows:
         return
     epochs = [int(r["epoch"]) for r in rows]
-    col = lambda name: [float(r[name]) for r in rows] if name in rows[0] else None  # noqa: E731
+
+    def col(name: str):
+        return [float(r[name]) for r in rows] if name in rows[0] else None
+
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     axes[0].plot(epochs, col("train_loss"), label="train")
     if col("eval_loss"):

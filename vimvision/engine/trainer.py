@@ -227,4 +227,5 @@ class Trainer:
                 self.writer.add_scalar(k, v, epoch)
         plot_summary(self.out_dir / "summary.csv", self.out_dir / "curves.png", title=self.title)
         shown = ", ".join(f"{k} {v:.4g}" for k, v in ev.items())
-        print(f"epoch {epoch}: train loss {train_metrics['loss']:.4f}, eval {shown} ({train_metrics['img_per_s']:.0f} img/s)")
+        print(f"epoch {epoch}: train loss {train_metrics['loss']:.4f}, eval {shown} "
+              f"({train_metrics['img_per_s']:.0f} img/s)")

@@ -22,7 +22,8 @@ def coco_dataset(root: Path, images: str, ann: str, train: bool, masks: bool):
     for path in (root / images, root / ann):
         if not path.exists():
             raise ValueError(f"{path} does not exist")
-    transform = T.Compose([T.ToImage(), *([T.RandomHorizontalFlip()] if train else []), T.ToDtype(torch.float32, scale=True)])
+    flip = [T.RandomHorizontalFlip()] if train else []
+    transform = T.Compose([T.ToImage(), *flip, T.ToDtype(torch.float32, scale=True)])
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints index progress
         dataset = CocoDetection(str(root / images), str(root / ann), transforms=transform)
     keys = ("image_id", "boxes", "labels") + (("masks",) if masks else ())
@@ -65,7 +66,8 @@ def coco_map(model: nn.Module, loader, coco_gt, device: torch.device, masks: boo
             evaluator.evaluate()
             evaluator.accumulate()
             evaluator.summarize()
-        metrics[f"{kind}_AP"], metrics[f"{kind}_AP50"] = float(100 * evaluator.stats[0]), float(100 * evaluator.stats[1])
+        metrics[f"{kind}_AP"], metrics[f"{kind}_AP50"] = (float(100 * evaluator.stats[0]),
+                                                          float(100 * evaluator.stats[1]))
     return metrics
 
 

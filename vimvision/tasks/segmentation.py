@@ -21,7 +21,8 @@ def evaluate_segmentation(model: nn.Module, loader, num_classes: int, device: to
         images, masks = images.to(device), masks.to(device)
         pred = model(images)["out"].argmax(1)
         valid = masks != IGNORE_INDEX
-        confusion += torch.bincount(masks[valid] * num_classes + pred[valid], minlength=num_classes**2).view(num_classes, -1)
+        pairs = masks[valid] * num_classes + pred[valid]
+        confusion += torch.bincount(pairs, minlength=num_classes**2).view(num_classes, -1)
     if torch.distributed.is_initialized():
         torch.distributed.all_reduce(confusion)
     tp = confusion.diag().double()
