@@ -104,7 +104,8 @@ def _cross_cases():
     for act in ("fp32", "bf16"):
         for merge in (False, True):
             types = dict(src_ptr=f"*{act}", dst_ptr=f"*{act}", dim="i32", H="i32", W="i32")
-            yield cross._cross_kernel, types, dict(MERGE=merge, BLOCK_H=32, BLOCK_W=32)
+            for routes in (2, 4):
+                yield cross._cross_kernel, types, dict(MERGE=merge, ROUTES=routes, BLOCK_H=32, BLOCK_W=32)
 
 
 def _fox_cases():
