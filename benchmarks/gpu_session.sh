@@ -59,9 +59,10 @@ case "$part" in
 kernels)
     step roofline 170 python3 tools/roofline.py
     step check_models 130 python3 tools/check_models.py --models vim_small vmamba_tiny --steps 200
-    step kernel_tests 260 bash -c "python3 -m pytest -q -x -n 8 -p no:cacheprovider tests/test_selective_scan.py \
-        tests/test_scan_op.py tests/test_causal_conv1d.py tests/test_cross_scan.py tests/test_add_norm.py \
-        tests/test_forgetting_attention.py 2>&1 | tail -n 60"
+    step kernel_tests 260 bash -c "python3 -m pytest -q -x -n 8 -p no:cacheprovider tests/kernels/test_selective_scan.py \
+        tests/kernels/test_scan_op.py tests/kernels/test_causal_conv1d.py tests/kernels/test_cross_scan.py \
+        tests/kernels/test_add_norm.py tests/kernels/test_forgetting_attention.py tests/kernels/test_backend.py \
+        2>&1 | tail -n 60"
     ;;
 models)
     step models_224 300 python3 tools/benchmark.py --models vim_tiny vim_small vmamba_tiny --img-size 224 \

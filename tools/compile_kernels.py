@@ -15,7 +15,6 @@ import re
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 
 if os.environ.get("TRITON_INTERPRET") == "1":
     sys.exit("tools/compile_kernels.py: unset TRITON_INTERPRET (the interpreter replaces the compiler)")
@@ -25,7 +24,6 @@ from triton.backends.compiler import GPUTarget  # noqa: E402
 from triton.backends.nvidia.compiler import get_ptxas  # noqa: E402
 from triton.compiler import ASTSource  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from vimvision.kernels.add_norm import fused as add_norm  # noqa: E402
 from vimvision.kernels.causal_conv1d import fused as conv  # noqa: E402
 from vimvision.kernels.cross_scan import fused as cross  # noqa: E402
@@ -74,7 +72,7 @@ def _scan_cases():
             types.update(L="i32", dim="i32", dim_per_group="i32", n_ckpt="i32")
             for flags in flag_sets:
                 if kernel.__name__.startswith("_tiled"):
-                    flags = dict(flags, BLOCK_D=scan._block_d("tiled", 96, flags["BLOCK_N"]))
+                    flags = dict(flags, BLOCK_D=scan_tiled.channels_per_program(96, flags["BLOCK_N"]))
                 yield kernel, types, dict(CHUNK=64, HAS_D=True, HAS_BIAS=True, SOFTPLUS=True, **flags)
 
 
@@ -106,7 +104,8 @@ def _cross_cases():
     for act in ("fp32", "bf16"):
         for merge in (False, True):
             types = dict(src_ptr=f"*{act}", dst_ptr=f"*{act}", dim="i32", H="i32", W="i32")
-            yield cross._cross_kernel, types, dict(MERGE=merge, BLOCK_H=32, BLOCK_W=32)
+            for routes in (2, 4):
+                yield cross._cross_kernel, types, dict(MERGE=merge, ROUTES=routes, BLOCK_H=32, BLOCK_W=32)
 
 
 def _fox_cases():

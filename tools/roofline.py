@@ -26,10 +26,9 @@ import torch
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from vimvision.kernels import selective_scan_fn  # noqa: E402
-from vimvision.kernels.selective_scan import fused  # noqa: E402
 from vimvision.kernels.selective_scan.activations import GATE_IDS  # noqa: E402
+from vimvision.kernels.selective_scan.op import KERNEL_PAIRS  # noqa: E402
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 # |got - ref| / |ref| above which a check fails: fp32 arithmetic, then the inputs' own rounding
@@ -102,9 +101,10 @@ def check(s: ScanShape, kernel: str, dtype: str, device, batch: int) -> float:
     ref_grads = torch.autograd.grad(ref, list(leaves.values()), dout)
     args = _launch_args(ins)
     _poison(device, 4 * _nbytes(*ins.values()))
-    out, ckpt = fused.scan_fwd(*args, True, GATE_IDS["silu"], False, kernel=kernel)
+    pair = KERNEL_PAIRS[kernel]
+    out, ckpt = pair.scan_fwd(*args, True, GATE_IDS["silu"], False)
     _poison(device, 4 * _nbytes(*ins.values()))
-    grads = fused.scan_bwd(dout.to(out.dtype), *args, ckpt, True, GATE_IDS["silu"], False, kernel=kernel)
+    grads = pair.scan_bwd(dout.to(out.dtype), *args, ckpt, True, GATE_IDS["silu"], False)
     present = [g for g, k in zip(grads, GRADS) if ins[k] is not None]
     errors = [_rel(out, ref)] + [_rel(g, r) for g, r in zip(present, ref_grads)]
     return float("nan") if any(math.isnan(e) for e in errors) else max(errors)
@@ -148,11 +148,11 @@ def speed(s: ScanShape, dtype: str, device, peak: float) -> list[dict]:
     args = _launch_args(ins)
     fwd_bytes, bwd_bytes = least_bytes(ins)
     rows = []
-    for kernel in fused.KERNELS:
-        out, ckpt = fused.scan_fwd(*args, True, GATE_IDS["silu"], False, kernel=kernel)
+    for kernel, pair in KERNEL_PAIRS.items():
+        out, ckpt = pair.scan_fwd(*args, True, GATE_IDS["silu"], False)
         dout = torch.randn_like(out)
-        t_fwd = timed(lambda: fused.scan_fwd(*args, True, GATE_IDS["silu"], False, kernel=kernel), device)
-        t_bwd = timed(lambda: fused.scan_bwd(dout, *args, ckpt, True, GATE_IDS["silu"], False, kernel=kernel), device)
+        t_fwd = timed(lambda: pair.scan_fwd(*args, True, GATE_IDS["silu"], False), device)
+        t_bwd = timed(lambda: pair.scan_bwd(dout, *args, ckpt, True, GATE_IDS["silu"], False), device)
         rows.append(dict(impl=f"triton {kernel}", fwd=t_fwd, both=t_fwd + t_bwd,
                          fwd_peak=fwd_bytes / t_fwd / peak, both_peak=(fwd_bytes + bwd_bytes) / (t_fwd + t_bwd) / peak))
     leaves = {k: v.detach().requires_grad_() for k, v in ins.items() if v is not None}
@@ -176,7 +176,7 @@ def run(shapes: list[ScanShape], device, check_batch: int, check_dtypes: list[st
              "|" + "---|" * (2 + len(check_dtypes))]
     ok = True
     for s in shapes:
-        for kernel in fused.KERNELS:
+        for kernel in KERNEL_PAIRS:
             errors = [check(s, kernel, d, device, check_batch) for d in check_dtypes]
             ok &= all(e <= LIMITS[d] for e, d in zip(errors, check_dtypes))
             marks = [f"{e:.1e}" + ("" if e <= LIMITS[d] else " FAIL") for e, d in zip(errors, check_dtypes)]

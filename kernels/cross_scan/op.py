@@ -8,8 +8,8 @@ from . import fused
 
 
 @torch.library.triton_op("vimvision::cross_scan", mutates_args=())
-def cross_scan(x: Tensor) -> Tensor:
-    return fused.cross_scan(x)
+def cross_scan(x: Tensor, routes: int) -> Tensor:
+    return fused.cross_scan(x, routes)
 
 
 @torch.library.triton_op("vimvision::cross_merge", mutates_args=())
@@ -18,8 +18,8 @@ def cross_merge(y: Tensor) -> Tensor:
 
 
 @cross_scan.register_fake
-def _(x):
-    return x.new_empty(x.shape[0], 4, x.shape[1], x.shape[2] * x.shape[3])
+def _(x, routes):
+    return x.new_empty(x.shape[0], routes, x.shape[1], x.shape[2] * x.shape[3])
 
 
 @cross_merge.register_fake
@@ -27,15 +27,20 @@ def _(y):
     return y.new_empty(y.shape[0], y.shape[2], y.shape[3] * y.shape[4])
 
 
-def _save_hw(ctx, inputs, output):
+def _save_layout(ctx, inputs, output):
+    """Both backwards need the map's (H, W); the merge's also needs its number of routes."""
     ctx.hw = inputs[0].shape[-2:]
+    ctx.routes = inputs[0].shape[1]
 
 
-cross_scan.register_autograd(
-    lambda ctx, g: cross_merge(g.contiguous().view(*g.shape[:3], *ctx.hw)).view(g.shape[0], g.shape[2], *ctx.hw),
-    setup_context=_save_hw,
-)
-cross_merge.register_autograd(
-    lambda ctx, g: cross_scan(g.contiguous().view(*g.shape[:2], *ctx.hw)).view(g.shape[0], 4, g.shape[1], *ctx.hw),
-    setup_context=_save_hw,
-)
+def _scan_backward(ctx, g):
+    merged = cross_merge(g.contiguous().view(*g.shape[:3], *ctx.hw))
+    return merged.view(g.shape[0], g.shape[2], *ctx.hw), None
+
+
+def _merge_backward(ctx, g):
+    return cross_scan(g.contiguous().view(*g.shape[:2], *ctx.hw), ctx.routes).view(g.shape[0], ctx.routes, g.shape[1], *ctx.hw)
+
+
+cross_scan.register_autograd(_scan_backward, setup_context=_save_layout)
+cross_merge.register_autograd(_merge_backward, setup_context=_save_layout)

@@ -7,19 +7,18 @@ it recomputes the chunk's states from the saved checkpoint into a small scratch 
 the adjoint recurrence backwards through the chunk, so no per-step state is ever kept for the whole
 sequence. Bias, softplus (threshold 20), D, and the z gate (a compile-time activation) are fused.
 
-The launchers below also run the tiled kernels of fused_tiled.py (same arguments, same
-checkpoints); ``kernel=`` or $VIMVISION_SCAN_KERNEL picks the pair.
+The tiled pair (fused_tiled.py) takes the same arguments and writes the same checkpoints; the
+launchers below run this, the sequential pair.
 """
 from __future__ import annotations
 
-import os
+from functools import partial
 
-import torch
 import triton
 import triton.language as tl
 
-from .fused_tiled import _tiled_bwd_kernel, _tiled_fwd_kernel
-from .jit_common import _add_param_grads, _gate, _gate_grad, _load_dt, _position, _program_setup
+from .common import (_add_param_grads, _gate, _gate_grad, _load_dt, _position, _program_setup, launch_bwd,
+                     launch_fwd)
 
 
 @triton.jit
@@ -153,89 +152,12 @@ def _scan_bwd_kernel(
                      d, n, d_mask, dn_mask, N, HAS_D, HAS_BIAS, B_VAR, C_VAR)
 
 
-KERNELS = ("sequential", "tiled")
-
-
-def default_chunk(L: int) -> int:
-    """Steps between state checkpoints (the tiled kernels' tile length): a power of two in [16, 64]."""
-    return min(64, max(16, triton.next_power_of_2(L)))
-
-
-def default_kernel() -> str:
-    """The kernel pair the triton backend runs: $VIMVISION_SCAN_KERNEL, else "sequential".
-    Untuned: choosing between the two by measurement is the GPU issue's job."""
-    return os.environ.get("VIMVISION_SCAN_KERNEL", "sequential")
-
-
-def _block_d(kernel: str, dim_per_group: int, block_n: int) -> int:
-    """Channels per program. Sequential: a state tile of at most 512 fp32 and at most 64 channels,
-    so that even d_state=1 spreads a batch over many programs. Tiled: 8 channels, so that the
-    [BLOCK_D, CHUNK] tiles of a state stay in registers. Untuned, like default_kernel."""
-    if kernel == "tiled":
-        return min(triton.next_power_of_2(dim_per_group), 8)
+def channels_per_program(dim_per_group: int, block_n: int) -> int:
+    """A state tile of at most 512 fp32 and at most 64 channels, so that even d_state=1 spreads a
+    batch over many programs. Untuned: choosing the kernel pair and blocks is the GPU issue's job."""
     return min(triton.next_power_of_2(dim_per_group), max(16, 512 // block_n), 64)
 
 
-def _groups(B: torch.Tensor, C: torch.Tensor) -> int:
-    return next((t.shape[1] for t in (B, C) if t.dim() == 4), 1)
-
-
-def _meta(u, A, B, C, D, z, delta_bias, softplus, gate_id, reverse, kernel, block_d, chunk):
-    batch, dim, L = u.shape
-    N = A.shape[-1]
-    groups = _groups(B, C)
-    dim_per_group = dim // groups
-    block_n = triton.next_power_of_2(N)
-    kernel = kernel or default_kernel()
-    if kernel not in KERNELS:
-        raise ValueError(f"selective scan: kernel {kernel!r} (argument or $VIMVISION_SCAN_KERNEL), expected one of {KERNELS}")
-    block_d = block_d or _block_d(kernel, dim_per_group, block_n)
-    chunk = chunk or default_chunk(L)
-    grid = (batch, groups, triton.cdiv(dim_per_group, block_d))
-    flags = dict(
-        N=N, BLOCK_D=block_d, BLOCK_N=block_n, CHUNK=chunk, HAS_D=D is not None, HAS_Z=z is not None,
-        HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus, B_VAR=B.dim() == 4, C_VAR=C.dim() == 4,
-        GATE=gate_id, REVERSE=reverse,
-    )
-    return kernel, grid, flags, (L, dim, dim_per_group, triton.cdiv(L, chunk))
-
-
-def scan_fwd(u, delta, A, B, C, D, z, delta_bias, softplus: bool, gate_id: int, reverse: bool = False,
-             kernel: str | None = None, block_d: int | None = None, chunk: int | None = None):
-    """Returns (out in u.dtype, fp32 checkpoints (batch, dim, n_chunks, N); the last is the final state)."""
-    kernel, grid, flags, sizes = _meta(u, A, B, C, D, z, delta_bias, softplus, gate_id, reverse, kernel, block_d, chunk)
-    out = torch.empty_like(u)
-    ckpt = u.new_empty(u.shape[0], u.shape[1], sizes[-1], A.shape[-1], dtype=torch.float32)
-    launch = _tiled_fwd_kernel if kernel == "tiled" else _scan_fwd_kernel
-    torch.library.wrap_triton(launch)[grid](
-        u, delta, A, B, C, _or(D, u), _or(z, u), _or(delta_bias, u), out, ckpt, *sizes, **flags
-    )
-    return out, ckpt
-
-
-def scan_bwd(dout, u, delta, A, B, C, D, z, delta_bias, ckpt, softplus: bool, gate_id: int, reverse: bool = False,
-             kernel: str | None = None, block_d: int | None = None, chunk: int | None = None):
-    """Gradients (du, ddelta, dA, dB, dC, dD, dz, ddelta_bias), None where the input is absent."""
-    kernel, grid, flags, sizes = _meta(u, A, B, C, D, z, delta_bias, softplus, gate_id, reverse, kernel, block_d, chunk)
-    f32 = dict(dtype=torch.float32, device=u.device)
-    if kernel == "tiled":
-        launch, scratch = _tiled_bwd_kernel, u.new_empty(0, dtype=torch.float32)
-    else:
-        launch, scratch = _scan_bwd_kernel, torch.empty(u.shape[0], u.shape[1], flags["CHUNK"], flags["BLOCK_N"], **f32)
-    du, ddelta = torch.empty_like(u), torch.empty_like(delta)
-    dA = torch.zeros(A.shape, **f32)
-    dB, dC = torch.zeros(B.shape, **f32), torch.zeros(C.shape, **f32)
-    dD = torch.zeros(D.shape, **f32) if D is not None else None
-    dz = torch.empty_like(z) if z is not None else None
-    dbias = torch.zeros(delta_bias.shape, **f32) if delta_bias is not None else None
-    torch.library.wrap_triton(launch)[grid](
-        dout, u, delta, A, B, C, _or(D, u), _or(z, u), _or(delta_bias, u), ckpt, scratch,
-        du, ddelta, dA, dB, dC, _or(dD, dA), _or(dz, du), _or(dbias, dA), *sizes, **flags,
-    )
-    cast = lambda g, like: g.to(like.dtype) if g is not None else None  # noqa: E731
-    return du, ddelta, cast(dA, A), cast(dB, B), cast(dC, C), cast(dD, D), dz, cast(dbias, delta_bias)
-
-
-def _or(t: torch.Tensor | None, placeholder: torch.Tensor) -> torch.Tensor:
-    """Absent optional inputs get a placeholder pointer; the kernel's constexpr flags never read it."""
-    return t if t is not None else placeholder
+# this pair's launchers: common.launch_fwd / launch_bwd (the same arguments for both pairs) with its kernels
+scan_fwd = partial(launch_fwd, _scan_fwd_kernel, channels_per_program)
+scan_bwd = partial(launch_bwd, _scan_bwd_kernel, channels_per_program, True)

@@ -11,10 +11,13 @@ shifted by one step, and uses a_t h_{t-1} = h_t - b_t, so it never shifts a regi
 """
 from __future__ import annotations
 
+from functools import partial
+
 import triton
 import triton.language as tl
 
-from .jit_common import _add_param_grads, _gate, _gate_grad, _load_dt, _position, _program_setup
+from .common import (_add_param_grads, _gate, _gate_grad, _load_dt, _position, _program_setup, launch_bwd,
+                     launch_fwd)
 
 LOG2E = tl.constexpr(1.4426950408889634)
 
@@ -110,7 +113,7 @@ def _tiled_bwd_kernel(
     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
     B_VAR: tl.constexpr, C_VAR: tl.constexpr, GATE: tl.constexpr, REVERSE: tl.constexpr,
 ):
-    """Same arguments as the sequential backward (scratch_ptr unused), so one launcher serves both."""
+    """Same arguments as the sequential backward (scratch_ptr unused), so both share their launch code."""
     pid_b, d, d_mask, n, n_mask, dn_mask, A, Dv, bias, Bt, Ct, seq, bc = _program_setup(
         A_ptr, B_ptr, C_ptr, D_ptr, bias_ptr, L, dim, dim_per_group,
         N, BLOCK_D, BLOCK_N, HAS_D, HAS_BIAS, B_VAR, C_VAR,
@@ -177,3 +180,13 @@ def _tiled_bwd_kernel(
         tl.store(ddelta_ptr + offs, ddt.to(ddelta_ptr.dtype.element_ty), mask=m)
     _add_param_grads(dA_ptr, dB_ptr, dC_ptr, dD_ptr, dbias_ptr, dA_acc, dB_acc, dC_acc, dD_acc, dbias_acc,
                      d, n, d_mask, dn_mask, N, HAS_D, HAS_BIAS, B_VAR, C_VAR)
+
+
+def channels_per_program(dim_per_group: int, block_n: int) -> int:
+    """8 channels, so that the [BLOCK_D, CHUNK] tiles of a state stay in registers. Untuned."""
+    return min(triton.next_power_of_2(dim_per_group), 8)
+
+
+# this pair's launchers: common.launch_fwd / launch_bwd (the same arguments for both pairs) with its kernels
+scan_fwd = partial(launch_fwd, _tiled_fwd_kernel, channels_per_program)
+scan_bwd = partial(launch_bwd, _tiled_bwd_kernel, channels_per_program, False)

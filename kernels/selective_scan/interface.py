@@ -5,17 +5,22 @@ import os
 
 import torch
 
+from ..backend import check_backend, resolve_backend
 from .activations import GATE_ACTS
 from .naive import selective_scan_ref
-from .op import selective_scan
+from .op import KERNEL_PAIRS, selective_scan
 
-BACKENDS = ("auto", "triton", "torch", "reference")
 _DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+KERNELS = tuple(KERNEL_PAIRS)
 
 
-def triton_usable(device: torch.device) -> bool:
-    """Triton runs compiled on CUDA devices, and on CPU tensors only under TRITON_INTERPRET=1."""
-    return device.type == "cuda" or os.environ.get("TRITON_INTERPRET") == "1"
+def resolve_kernel(kernel: str | None) -> str:
+    """The Triton kernel pair: the argument, else $VIMVISION_SCAN_KERNEL, else "sequential" (untuned:
+    choosing between the two by measurement is the GPU issue's job)."""
+    kernel = kernel or os.environ.get("VIMVISION_SCAN_KERNEL", "sequential")
+    if kernel not in KERNELS:
+        _fail("kernel", f"{kernel!r} (the argument or $VIMVISION_SCAN_KERNEL)", f"one of {KERNELS}")
+    return kernel
 
 
 def _fail(name: str, got, expected: str, exc=ValueError):
@@ -51,9 +56,8 @@ def _normalize_bc(name: str, t: torch.Tensor, batch: int, dim: int, N: int, L: i
 
 def _validate(u, delta, A, B, C, D, z, delta_bias, gate_act: str, backend: str):
     """Raise a ValueError/TypeError naming the argument, what it has and what was expected;
-    return B and C in their 2-D or 4-D form."""
-    if backend not in BACKENDS:
-        _fail("backend", repr(backend), f"one of {BACKENDS}")
+    return B and C in their 2-D or 4-D form and the resolved backend."""
+    check_backend(backend, "selective_scan_fn")
     if gate_act not in GATE_ACTS:
         _fail("gate_act", repr(gate_act), f"one of {GATE_ACTS}")
     if not isinstance(u, torch.Tensor) or u.dim() != 3:
@@ -75,11 +79,10 @@ def _validate(u, delta, A, B, C, D, z, delta_bias, gate_act: str, backend: str):
             _check_tensor(name, t, [(dim,)], u)
     if z is not None:
         _check_tensor("z", z, [(batch, dim, L)], u, wide)
+    backend = resolve_backend(backend, u, "selective_scan_fn")
     if backend == "triton":
-        if not triton_usable(u.device):
-            _fail("u", f"device {u.device}", "a CUDA device for backend='triton' (or TRITON_INTERPRET=1 on CPU)")
         _check_tensor("u", u, [(batch, dim, L)], u, _DTYPES)
-    return B, C
+    return B, C, backend
 
 
 def selective_scan_fn(
@@ -96,6 +99,7 @@ def selective_scan_fn(
     gate_act: str = "silu",
     backend: str = "auto",
     reverse: bool = False,
+    kernel: str | None = None,
 ):
     """Mamba S6 selective scan, same semantics as ``mamba_ssm.selective_scan_fn``.
 
@@ -105,14 +109,14 @@ def selective_scan_fn(
     (u's dtype) and, if asked, the final state (batch, dim, N) in fp32, through which no gradient flows.
     backend: "triton" (fused kernels), "torch" (fast chunked PyTorch), "reference" (sequential
     loop), "auto" (triton on CUDA, torch otherwise). reverse=True scans from the last position to the
-    first, i.e. flip(scan(flip(inputs))), without flipped copies on the triton backend.
+    first, i.e. flip(scan(flip(inputs))), without flipped copies on the triton backend. kernel: the
+    triton backend's kernel pair, "sequential" or "tiled" (default $VIMVISION_SCAN_KERNEL, else sequential).
     """
     if torch.jit.is_tracing():  # fvcore's jit trace: shape checks would only add TracerWarnings
         B, C = (t.unsqueeze(1) if t.dim() == 3 else t for t in (B, C))
+        backend = resolve_backend(backend, u, "selective_scan_fn")
     else:
-        B, C = _validate(u, delta, A, B, C, D, z, delta_bias, gate_act, backend)
-    if backend == "auto":
-        backend = "triton" if u.device.type == "cuda" else "torch"
+        B, C, backend = _validate(u, delta, A, B, C, D, z, delta_bias, gate_act, backend)
     if backend == "reference":
         if reverse:
             u, delta, B, C, z = (t.flip(-1) if t is not None and t.dim() >= 3 else t for t in (u, delta, B, C, z))
@@ -121,5 +125,6 @@ def selective_scan_fn(
             return result
         return (result[0].flip(-1), result[1]) if return_last_state else result.flip(-1)
     args = [t.contiguous() if t is not None else None for t in (u, delta, A, B, C, D, z, delta_bias)]
-    out, ckpt = selective_scan(*args, bool(delta_softplus), gate_act, bool(reverse), backend)
+    pair = resolve_kernel(kernel) if backend == "triton" else "sequential"  # the torch backend runs no pair
+    out, ckpt = selective_scan(*args, bool(delta_softplus), gate_act, bool(reverse), backend, pair)
     return (out, ckpt[:, :, -1]) if return_last_state else out

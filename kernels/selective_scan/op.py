@@ -3,34 +3,38 @@
 A library op (unlike an ``autograd.Function``) stays one opaque node under torch.fx, shows up by
 name under ``torch.jit.trace`` (fvcore), compiles under ``torch.compile(fullgraph=True)`` and can
 carry a FLOP formula. ``triton_op`` lets the compiler see the Triton launches inside it; the same
-body runs the "torch" backend on any device (the CPU kernel).
+body runs the "torch" backend on any device (the CPU kernel). ``kernel`` names the Triton kernel pair.
 """
 from __future__ import annotations
 
 from typing import Optional
 
 import torch
-import triton
 from torch import Tensor
 
-from . import chunked, fused
+from . import chunked, fused, fused_tiled
 from .activations import GATE_IDS
+from .common import default_chunk
 
 _NS = "vimvision"
+KERNEL_PAIRS = {"sequential": fused, "tiled": fused_tiled}  # the same arguments and checkpoints
 
 
 def _num_checkpoints(L: int, backend: str) -> int:
-    return triton.cdiv(L, fused.default_chunk(L)) if backend == "triton" else 1
+    chunk = default_chunk(L)
+    return (L + chunk - 1) // chunk if backend == "triton" else 1
 
 
 @torch.library.triton_op(f"{_NS}::selective_scan", mutates_args=())
 def selective_scan(
     u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor], z: Optional[Tensor],
-    delta_bias: Optional[Tensor], delta_softplus: bool, gate_act: str, reverse: bool, backend: str,
+    delta_bias: Optional[Tensor], delta_softplus: bool, gate_act: str, reverse: bool, backend: str, kernel: str,
 ) -> tuple[Tensor, Tensor]:
     """Returns (out, fp32 state checkpoints (batch, dim, n, d_state)); the last checkpoint is the final state."""
     if backend == "triton":
-        return fused.scan_fwd(u, delta, A, B, C, D, z, delta_bias, delta_softplus, GATE_IDS[gate_act], reverse)
+        return KERNEL_PAIRS[kernel].scan_fwd(
+            u, delta, A, B, C, D, z, delta_bias, delta_softplus, GATE_IDS[gate_act], reverse
+        )
     u, delta, B, C, z = _flip_seq(reverse, u, delta, B, C, z)
     out, last = chunked.scan_fwd(u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act)
     (out,) = _flip_seq(reverse, out)
@@ -45,7 +49,7 @@ def _flip_seq(reverse: bool, *tensors):
 
 
 @selective_scan.register_fake
-def _(u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act, reverse, backend):
+def _(u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act, reverse, backend, kernel):
     n = _num_checkpoints(u.shape[-1], backend)
     acc = torch.float64 if u.dtype == torch.float64 else torch.float32
     return torch.empty_like(u), u.new_empty(u.shape[0], u.shape[1], n, A.shape[-1], dtype=acc)
@@ -55,11 +59,11 @@ def _(u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act, reverse, ba
 def selective_scan_bwd(
     dout: Tensor, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor],
     z: Optional[Tensor], delta_bias: Optional[Tensor], ckpt: Tensor, delta_softplus: bool, gate_act: str,
-    reverse: bool, backend: str,
+    reverse: bool, backend: str, kernel: str,
 ) -> list[Tensor]:
     """Gradients (du, ddelta, dA, dB, dC, dD, dz, ddelta_bias); absent inputs get empty tensors."""
     if backend == "triton":
-        grads = fused.scan_bwd(
+        grads = KERNEL_PAIRS[kernel].scan_bwd(
             dout, u, delta, A, B, C, D, z, delta_bias, ckpt, delta_softplus, GATE_IDS[gate_act], reverse
         )
     else:
@@ -73,15 +77,15 @@ def selective_scan_bwd(
 
 
 @selective_scan_bwd.register_fake
-def _(dout, u, delta, A, B, C, D, z, delta_bias, ckpt, delta_softplus, gate_act, reverse, backend):
+def _(dout, u, delta, A, B, C, D, z, delta_bias, ckpt, delta_softplus, gate_act, reverse, backend, kernel):
     like = (u, delta, A, B, C, D, z, delta_bias)
     return [torch.empty_like(t) if t is not None else u.new_empty(0) for t in like]
 
 
 def _setup_context(ctx, inputs, output):
-    u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act, reverse, backend = inputs
+    u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act, reverse, backend, kernel = inputs
     ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, output[1])
-    ctx.flags = (delta_softplus, gate_act, reverse, backend)
+    ctx.flags = (delta_softplus, gate_act, reverse, backend, kernel)
 
 
 def _backward(ctx, dout, _dckpt):
@@ -89,7 +93,7 @@ def _backward(ctx, dout, _dckpt):
     u, delta, A, B, C, D, z, delta_bias, ckpt = ctx.saved_tensors
     grads = selective_scan_bwd(dout.contiguous(), u, delta, A, B, C, D, z, delta_bias, ckpt, *ctx.flags)
     present = (u, delta, A, B, C, D, z, delta_bias)
-    return (*(g if t is not None else None for g, t in zip(grads, present)), None, None, None, None)
+    return (*(g if t is not None else None for g, t in zip(grads, present)), None, None, None, None, None)
 
 
 selective_scan.register_autograd(_backward, setup_context=_setup_context)

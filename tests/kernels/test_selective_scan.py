@@ -9,8 +9,9 @@ from tests.helpers import DEVICE
 from tests.kernels.scan_cases import Case, assert_scan_close, run_scan
 
 from vimvision.kernels import selective_scan_fn
-from vimvision.kernels.selective_scan import fused
+from vimvision.kernels.selective_scan import KERNELS
 from vimvision.kernels.selective_scan.activations import GATE_IDS
+from vimvision.kernels.selective_scan.op import KERNEL_PAIRS
 
 F32, BF16, F16 = torch.float32, torch.bfloat16, torch.float16
 
@@ -65,30 +66,29 @@ def test_torch_backend_matches_reference(case):
     _compare(case, "torch")
 
 
-@pytest.mark.parametrize("kernel", fused.KERNELS)
+@pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("case", TRITON_CASES, ids=_id)
-def test_triton_backend_matches_reference(case, kernel, monkeypatch):
-    monkeypatch.setenv("VIMVISION_SCAN_KERNEL", kernel)
-    _compare(case, "triton")
+def test_triton_backend_matches_reference(case, kernel):
+    _compare(case, "triton", kernel=kernel)
 
 
 def _launch_args(ins: dict) -> list:
     return [ins[k] for k in ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")]
 
 
-@pytest.mark.parametrize("kernel", fused.KERNELS)
+@pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("block_d,chunk,reverse", [(4, 8, False), (2, 16, True)])
 def test_triton_kernel_blocks_and_chunks(kernel, block_d, chunk, reverse):
     """Several channel blocks per group and several checkpoint chunks (tiles), launched directly."""
     case = Case(L=27, dim=12, groups=2, d_state=4, reverse=reverse)
     ins = case.inputs(DEVICE)
     args = _launch_args(ins)
-    blocks = dict(kernel=kernel, block_d=block_d, chunk=chunk)
-    out, ckpt = fused.scan_fwd(*args, True, GATE_IDS["silu"], reverse, **blocks)
+    pair, blocks = KERNEL_PAIRS[kernel], dict(block_d=block_d, chunk=chunk)
+    out, ckpt = pair.scan_fwd(*args, True, GATE_IDS["silu"], reverse, **blocks)
     want = run_scan(selective_scan_fn, ins, case, backend="reference")
     torch.testing.assert_close(out, want[0], rtol=6e-4, atol=2e-3)
     torch.testing.assert_close(ckpt[:, :, -1], want[1], rtol=6e-4, atol=2e-3)
-    grads = fused.scan_bwd(want[3], *args, ckpt, True, GATE_IDS["silu"], reverse, **blocks)
+    grads = pair.scan_bwd(want[3], *args, ckpt, True, GATE_IDS["silu"], reverse, **blocks)
     for name, g in zip(("u", "delta", "A", "B", "C", "D", "z", "delta_bias"), grads):
         torch.testing.assert_close(g, want[2][name], rtol=1e-3, atol=5e-3, msg=lambda m, n=name: f"{n}: {m}")
 
@@ -98,23 +98,31 @@ def test_kernels_share_checkpoints():
     case = Case(L=45, dim=8, groups=2, d_state=3)
     ins = case.inputs(DEVICE)
     args = _launch_args(ins)
-    runs = {k: fused.scan_fwd(*args, True, GATE_IDS["silu"], False, kernel=k, chunk=16) for k in fused.KERNELS}
+    runs = {k: pair.scan_fwd(*args, True, GATE_IDS["silu"], False, chunk=16) for k, pair in KERNEL_PAIRS.items()}
     (out_s, ckpt_s), (out_t, ckpt_t) = runs["sequential"], runs["tiled"]
     assert ckpt_s.shape == ckpt_t.shape == (case.batch, case.dim, 3, case.d_state)
     torch.testing.assert_close(ckpt_t, ckpt_s, rtol=1e-5, atol=1e-5)
     dout = torch.randn_like(out_s)
-    crossed = fused.scan_bwd(dout, *args, ckpt_s, True, GATE_IDS["silu"], False, kernel="tiled", chunk=16)
-    native = fused.scan_bwd(dout, *args, ckpt_s, True, GATE_IDS["silu"], False, kernel="sequential", chunk=16)
+    crossed = KERNEL_PAIRS["tiled"].scan_bwd(dout, *args, ckpt_s, True, GATE_IDS["silu"], False, chunk=16)
+    native = KERNEL_PAIRS["sequential"].scan_bwd(dout, *args, ckpt_s, True, GATE_IDS["silu"], False, chunk=16)
     for a, b in zip(crossed, native):
         if a is not None:
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
 
 
 def test_unknown_kernel_is_named(monkeypatch):
+    ins = Case(L=5).inputs(DEVICE)
+    with pytest.raises(ValueError, match="kernel has 'blocked'.*VIMVISION_SCAN_KERNEL.*sequential"):
+        selective_scan_fn(**ins, backend="triton", kernel="blocked")
+    monkeypatch.setenv("VIMVISION_SCAN_KERNEL", "parallel")
+    with pytest.raises(ValueError, match="kernel has 'parallel'.*VIMVISION_SCAN_KERNEL.*sequential"):
+        selective_scan_fn(**ins, backend="triton")
+
+
+def test_kernel_argument_overrides_the_environment(monkeypatch):
     monkeypatch.setenv("VIMVISION_SCAN_KERNEL", "parallel")
     ins = Case(L=5).inputs(DEVICE)
-    with pytest.raises(ValueError, match="kernel 'parallel'.*VIMVISION_SCAN_KERNEL.*sequential"):
-        selective_scan_fn(**ins, backend="triton")
+    selective_scan_fn(**ins, backend="triton", kernel="tiled")
 
 
 @pytest.mark.parametrize("backend", ["reference", "torch"])

@@ -2,7 +2,8 @@
 
 Shared ``in_proj`` (to x and z) and ``out_proj``; each direction has its own causal depthwise conv,
 ``x_proj``, ``dt_proj``, ``A_log`` and ``D`` (``*_b`` for the backward direction, which reads the
-sequence reversed). ``kernel_backend`` picks the kernels ('auto', 'triton', 'torch', 'reference'). Both directions are gated by the same act(z) and averaged before ``out_proj``:
+sequence reversed). ``kernel_backend`` picks the kernels (a word of ``vimvision.kernels.BACKENDS``).
+Both directions are gated by the same act(z) and averaged before ``out_proj``:
 out = out_proj(act(z) * (ssm_f(x) + flip(ssm_b(flip(x)))) / 2).
 """
 from __future__ import annotations
@@ -13,9 +14,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..kernels import selective_scan_fn
-from ..kernels.causal_conv1d import causal_conv1d_fn
-
+from ..kernels import causal_conv1d_fn, selective_scan_fn
+from ..kernels.backend import check_backend
 
 
 class BiMambaMixer(nn.Module):
@@ -41,7 +41,7 @@ class BiMambaMixer(nn.Module):
         self.dt_rank = math.ceil(dim / 16) if dt_rank == "auto" else int(dt_rank)
         self.gate_act = gate_act
         self.divide_out = divide_out
-        self.kernel_backend = kernel_backend
+        self.kernel_backend = check_backend(kernel_backend, "BiMambaMixer", "kernel_backend")
         E, N, R = self.d_inner, d_state, self.dt_rank
         # parameter order follows the official state_dict: A_log, D, A_b_log, D_b, then modules
         self.A_log = nn.Parameter(torch.log(torch.arange(1, N + 1, dtype=torch.float32)).repeat(E, 1))

@@ -13,7 +13,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..kernels.forgetting_attention import forgetting_attention_fn
+from ..kernels import forgetting_attention_fn
+from ..kernels.backend import check_backend
+from ..kernels.forgetting_attention import decay_bias
 
 
 class ForgettingAttention(nn.Module):
@@ -21,9 +23,9 @@ class ForgettingAttention(nn.Module):
 
     gate_bias_init: the gates' initial bias b (x-transformers uses 5: sigmoid(5) = 0.993, i.e. about
     0.0067 nats of decay per token, nearly plain attention at init). gate_scale multiplies the log-gates
-    (0 turns the module into plain attention). kernel_backend 'torch' runs scaled_dot_product_attention
-    with the materialized bias (O(heads * L^2) memory); 'triton' (the default on CUDA) the fused kernel,
-    which builds the bias per tile and never stores it.
+    (0 turns the module into plain attention). kernel_backend 'torch' and 'reference' run
+    scaled_dot_product_attention with the materialized bias (O(heads * L^2) memory); 'triton' (the
+    default on CUDA) the fused kernel, which builds the bias per tile and never stores it.
     """
 
     def __init__(self, dim: int, num_heads: int = 8, qkv_bias: bool = True, gate_bias_init: float = 5.0,
@@ -32,7 +34,8 @@ class ForgettingAttention(nn.Module):
         if dim % num_heads:
             raise ValueError(f"ForgettingAttention: dim {dim} is not divisible by num_heads {num_heads}")
         self.num_heads, self.head_dim = num_heads, dim // num_heads
-        self.gate_scale, self.attn_drop, self.kernel_backend = gate_scale, attn_drop, kernel_backend
+        self.gate_scale, self.attn_drop = gate_scale, attn_drop
+        self.kernel_backend = check_backend(kernel_backend, "ForgettingAttention", "kernel_backend")
         self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
         self.forget_gate = nn.Linear(dim, 2 * num_heads)  # forward and backward gates per head
         nn.init.constant_(self.forget_gate.bias, gate_bias_init)
@@ -45,11 +48,8 @@ class ForgettingAttention(nn.Module):
         log_gates = F.logsigmoid(self.forget_gate(x).float()) * self.gate_scale  # (B, L, 2H)
         log_fwd, log_bwd = log_gates.transpose(1, 2).chunk(2, dim=1)
         if self.attn_drop and self.training:  # attention dropout needs the reference path
-            from ..kernels.forgetting_attention import decay_bias
-
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=decay_bias(log_fwd, log_bwd).to(q.dtype),
                                                  dropout_p=self.attn_drop)
         else:
-            backend = "torch" if self.kernel_backend == "reference" else self.kernel_backend
-            out = forgetting_attention_fn(q, k, v, log_fwd, log_bwd, backend=backend)
+            out = forgetting_attention_fn(q, k, v, log_fwd, log_bwd, backend=self.kernel_backend)
         return self.proj_drop(self.proj(out.transpose(1, 2).reshape(B, L, C)))

@@ -15,8 +15,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from timm.layers import LayerNorm2d
 
-from ..kernels import selective_scan_fn
-from ..kernels.cross_scan import cross_merge_fn, cross_scan_fn
+from ..kernels import cross_merge_fn, cross_scan_fn, selective_scan_fn
+from ..kernels.backend import check_backend, resolve_backend
 from ..kernels.selective_scan.activations import gate
 from .bimamba import init_dt_proj
 
@@ -75,7 +75,7 @@ class SS2D(nn.Module):
         N = self.d_state = d_state
         R = self.dt_rank = math.ceil(dim / 16)
         self.gated, self.gate_act, self.channel_first = gated, gate_act, channel_first
-        self.kernel_backend = kernel_backend
+        self.kernel_backend = check_backend(kernel_backend, "SS2D", "kernel_backend")
         # parameters first, in the official state_dict order
         x_proj = [nn.Linear(D, R + 2 * N, bias=False) for _ in range(ROUTES)]
         self.x_proj_weight = nn.Parameter(torch.stack([p.weight for p in x_proj]))
@@ -94,34 +94,33 @@ class SS2D(nn.Module):
             self.out_norm = norm_layer(D, False)
         self.out_proj = linear_layer(D, dim, False, channel_first)
 
-    def _uses_triton(self, x: torch.Tensor) -> bool:
-        return self.kernel_backend == "triton" or (self.kernel_backend == "auto" and x.device.type == "cuda")
-
     def _scan_2d(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, D, H, W) -> (batch, D, H * W) in fp32: the four routes scanned in one call and merged
         (the official dataflow); on the Triton path, two routes read forwards and backwards instead."""
-        if self._uses_triton(x):
+        backend = resolve_backend(self.kernel_backend, x, "SS2D", "kernel_backend")
+        if backend == "triton":
             return self._scan_2d_reversed(x)
         batch, D, H, W = x.shape
         L, N, R = H * W, self.d_state, self.dt_rank
-        xs = cross_scan_fn(x, self.kernel_backend)  # (batch, 4, D, L)
+        xs = cross_scan_fn(x, backend)  # (batch, 4, D, L)
         x_dbl = F.conv1d(xs.reshape(batch, -1, L), self.x_proj_weight.reshape(-1, D, 1), groups=ROUTES)
         dts, Bs, Cs = x_dbl.view(batch, ROUTES, -1, L).split([R, N, N], dim=2)
         dts = F.conv1d(dts.reshape(batch, -1, L), self.dt_projs_weight.reshape(ROUTES * D, R, 1), groups=ROUTES)
         ys = selective_scan_fn(
             xs.reshape(batch, -1, L), dts, -torch.exp(self.A_logs.float()), Bs.contiguous(), Cs.contiguous(),
             self.Ds.float(), delta_bias=self.dt_projs_bias.reshape(-1).float(), delta_softplus=True,
-            backend=self.kernel_backend,
+            backend=backend,
         )
-        return cross_merge_fn(ys.view(batch, ROUTES, D, H, W), self.kernel_backend)
+        return cross_merge_fn(ys.view(batch, ROUTES, D, H, W), backend)
 
     def _scan_2d_reversed(self, x: torch.Tensor) -> torch.Tensor:
         """Routes 2 and 3 are routes 0 and 1 read backwards, so scan routes 0/1 forwards with the first
         half of the parameters and backwards (reverse=True) with the second half: only the row- and
-        column-major copies exist, no flipped ones, and the outputs come back already in route order."""
+        column-major copies exist (one Triton cross-scan pass), no flipped ones, and the outputs come back
+        already in route order for the Triton cross-merge."""
         batch, D, H, W = x.shape
         L, N, R = H * W, self.d_state, self.dt_rank
-        xs = torch.stack([x.flatten(2), x.transpose(2, 3).flatten(2)], dim=1).view(batch, 2 * D, L)
+        xs = cross_scan_fn(x, "triton", routes=2).view(batch, 2 * D, L)
         A = -torch.exp(self.A_logs.float()).view(2, 2 * D, N)
         Ds, bias = self.Ds.float().view(2, 2 * D), self.dt_projs_bias.float().view(2, 2 * D)
         y = None
@@ -132,11 +131,10 @@ class SS2D(nn.Module):
             dts = F.conv1d(dts.reshape(batch, -1, L), self.dt_projs_weight[routes].reshape(2 * D, R, 1), groups=2)
             part = selective_scan_fn(
                 xs, dts, A[half], Bs.contiguous(), Cs.contiguous(), Ds[half], delta_bias=bias[half],
-                delta_softplus=True, backend=self.kernel_backend, reverse=reverse,
+                delta_softplus=True, backend="triton", reverse=reverse,
             )
             y = part if y is None else y + part
-        y = y.view(batch, 2, D, L)
-        return y[:, 0] + y[:, 1].view(batch, D, W, H).transpose(2, 3).reshape(batch, D, L)
+        return cross_merge_fn(y.view(batch, 2, D, H, W), "triton")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (batch, C, H, W) if channel_first else (batch, H, W, C); same layout out."""

@@ -19,7 +19,7 @@ from timm.models import build_model_with_cfg, generate_default_cfgs, register_mo
 from timm.models._features import feature_take_indices
 from torch.utils.checkpoint import checkpoint
 
-from ..kernels.add_norm import add_norm_fn
+from ..kernels import add_norm_fn
 from ..layers.bimamba import BiMambaMixer
 from ..layers.forgetting_attention import ForgettingAttention
 from ._checkpoint import OfficialCheckpointMixin, custom_load_overlay, pick_state_dict

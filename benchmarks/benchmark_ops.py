@@ -1,8 +1,8 @@
 """Time the selective scan's backends against the plain-PyTorch scans people use today.
 
-    python tools/benchmark_ops.py                       # Vim-S and VMamba-T stage-1 shapes
-    python tools/benchmark_ops.py --include-quadratic   # also fwd+bwd of the per-step-indexing loops (minutes)
-    python tools/benchmark_ops.py --quick               # tiny shapes, a smoke test
+    python benchmarks/benchmark_ops.py                      # Vim-S and VMamba-T stage-1 shapes
+    python benchmarks/benchmark_ops.py --include-quadratic  # also fwd+bwd of the per-step-indexing loops (minutes)
+    python benchmarks/benchmark_ops.py --quick              # tiny shapes, a smoke test
 
 Prints (and with --output writes) a markdown table of seconds and of ratios against our torch
 backend, all measured in the same run. On a GPU it adds the triton backend and its achieved memory
@@ -20,9 +20,9 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from vimvision.kernels import selective_scan_fn  # noqa: E402
-from vimvision.kernels.selective_scan.baselines import BASELINES  # noqa: E402
+from vimvision.kernels import selective_scan_fn
+
+from scan_baselines import BASELINES  # the sibling file: Python puts a script's folder on sys.path
 
 QUADRATIC = ("indexing loop (mamba ref)", "time-major loop (mamba-minimal)")
 
@@ -154,7 +154,7 @@ def main(argv=None) -> None:
     if args.output:
         env = f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} threads, {time.strftime('%Y-%m-%d')}"
         with args.output.open("a") as f:
-            f.write(f"\n`python tools/benchmark_ops.py {' '.join(argv or sys.argv[1:])}` ({env})\n\n{table}\n")
+            f.write(f"\n`python benchmarks/benchmark_ops.py {' '.join(argv or sys.argv[1:])}` ({env})\n\n{table}\n")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The plain-PyTorch scans people use today, rewritten from their algorithms for the benchmark.
 
-Not used by the models: ``tools/benchmark_ops.py`` times them against our backends, and the tests
-check that they compute the same scan (so the comparison is honest). All take mamba's layout
+Not used by the models, so not part of the package: ``benchmarks/benchmark_ops.py`` times them
+against our backends and reports whether each output is finite; no test checks that they compute
+the same scan as ours. All take mamba's layout
 (u, delta: (batch, dim, L); A: (dim, N); B, C: (batch, groups, N, L); D: (dim,)) and do no bias,
 softplus or gate, as the public versions.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from .naive import expand_groups
+from vimvision.kernels.selective_scan.naive import expand_groups
 
 
 def _discretize(u, delta, A, B, layout: str):

@@ -1,0 +1,34 @@
+"""The backend word that every op and layer takes, resolved here so that it means the same everywhere.
+
+- ``reference``: the plain PyTorch ground truth that the tests compare the other backends against.
+- ``torch``: the fast PyTorch path. Where an op has no faster PyTorch form than its reference
+  (add+norm, cross-scan/merge, forgetting attention's SDPA), ``torch`` runs the reference itself.
+- ``triton``: the Triton kernels; CUDA tensors, or CPU tensors under ``TRITON_INTERPRET=1``.
+- ``auto``: ``triton`` on CUDA tensors, ``torch`` otherwise.
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+
+BACKENDS = ("auto", "triton", "torch", "reference")
+
+
+def check_backend(backend: str, op_name: str, arg: str = "backend") -> str:
+    """Validate the word before any tensor exists (layers check theirs when they are built)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"{op_name}: {arg} has {backend!r}, expected one of {BACKENDS}")
+    return backend
+
+
+def resolve_backend(backend: str, tensor: torch.Tensor, op_name: str, arg: str = "backend") -> str:
+    """The backend that runs on ``tensor``'s device: ``auto`` becomes ``triton`` or ``torch``."""
+    check_backend(backend, op_name, arg)
+    on_cuda = tensor.device.type == "cuda"
+    if backend == "auto":
+        return "triton" if on_cuda else "torch"
+    if backend == "triton" and not on_cuda and os.environ.get("TRITON_INTERPRET") != "1":
+        raise ValueError(f"{op_name}: {arg} 'triton' needs CUDA tensors (or TRITON_INTERPRET=1 for CPU ones), "
+                         f"got a tensor on device {tensor.device}")
+    return backend
