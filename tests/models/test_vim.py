@@ -50,7 +50,7 @@ def test_official_checkpoint_reproduces_official_logits(name, fixtures_dir):
 def test_ema_tag_loads_the_ema_copy(fixtures_dir):
     path, meta, io = _fixture(fixtures_dir)
     model = timm.create_model("vim_tiny.in1k_ema", pretrained=True, pretrained_cfg_overlay=dict(file=str(path)), depth=2)
-    with torch.serialization.safe_globals(vimvision.models._checkpoint.SAFE_GLOBALS):
+    with torch.serialization.safe_globals(vimvision.models.SAFE_GLOBALS):
         ema = torch.load(path, map_location="cpu", weights_only=True)["model_ema"]
     torch.testing.assert_close(model.state_dict()["head.weight"], ema["head.weight"])
 
@@ -60,7 +60,7 @@ def test_new_classes_and_resolution_adapt_the_checkpoint(fixtures_dir):
     model = timm.create_model("vim_tiny", pretrained=True, pretrained_cfg_overlay=dict(file=str(path)),
                               depth=2, num_classes=7, img_size=160).eval()
     assert model.pos_embed.shape == (1, 101, 192)
-    with torch.serialization.safe_globals(vimvision.models._checkpoint.SAFE_GLOBALS):
+    with torch.serialization.safe_globals(vimvision.models.SAFE_GLOBALS):
         official = torch.load(path, map_location="cpu", weights_only=True)["model"]
     # the class token's position row moves from index 98 (14x14) to 50 (10x10), unchanged
     torch.testing.assert_close(model.pos_embed[0, 50], official["pos_embed"][0, 98])

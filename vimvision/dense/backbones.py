@@ -4,7 +4,6 @@ without vimvision importing mmdet, mmseg or mmcv. Both return a tuple of NCHW ma
 """
 from __future__ import annotations
 
-import sys
 from typing import Optional, Sequence
 
 import timm
@@ -14,7 +13,7 @@ from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 from timm.layers import LayerNorm2d
 
-from ..models._checkpoint import load_strict, pick_state_dict, read_checkpoint
+from ..models import load_strict, pick_state_dict, read_checkpoint
 
 
 def _strip(state_dict: dict, prefixes=("module.", "backbone.")) -> dict:
@@ -51,8 +50,7 @@ class _TimmBackbone(BaseModule):
             raise ValueError(f"{type(self).__name__}: init_cfg {cfg} needs a 'checkpoint' path")
         state = _strip(pick_state_dict(read_checkpoint(cfg["checkpoint"])))
         extra = {k: v for k, v in state.items() if k.startswith("outnorm")}
-        filter_fn = sys.modules[type(self.model).__module__].checkpoint_filter_fn
-        converted = filter_fn({k: v for k, v in state.items() if k not in extra}, self.model)
+        converted = self.model.filter_checkpoint({k: v for k, v in state.items() if k not in extra})
         own = self.model.state_dict()
         load_strict(self.model, {k: v for k, v in converted.items() if k in own},
                     source=f"checkpoint {cfg['checkpoint']!r}")

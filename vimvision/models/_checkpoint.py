@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import torch
@@ -70,20 +69,8 @@ def load_strict(model: nn.Module, state_dict: dict, source: str = "checkpoint") 
     model.load_state_dict(state_dict, strict=True)
 
 
-class OfficialCheckpointMixin:
-    """timm's custom_load hook for our families. Official files hold 'model' and 'model_ema', and timm's
-    generic file loader would take the EMA copy; this loads 'model' (what official evaluation used)
-    unless the pretrained tag ends in 'ema', through the family's checkpoint_filter_fn, strictly."""
-
-    def load_pretrained(self, path: str, use_ema: bool | None = None) -> None:
-        if use_ema is None:
-            use_ema = str(getattr(self, "pretrained_cfg", {}).get("tag") or "").endswith("ema")
-        filter_fn = sys.modules[type(self).__module__].checkpoint_filter_fn
-        load_strict(self, filter_fn(pick_state_dict(read_checkpoint(path), use_ema), self), source=f"checkpoint {path!r}")
-
-
 def custom_load_overlay(kwargs: dict) -> dict:
-    """Route weight files through OfficialCheckpointMixin.load_pretrained (timm's custom_load)."""
+    """Route weight files through the model's load_pretrained (timm's custom_load)."""
     overlay = dict(kwargs.pop("pretrained_cfg_overlay", None) or {})
     overlay.setdefault("custom_load", True)
     return overlay

@@ -8,26 +8,34 @@ Parameter names are the official ones, so official state dicts load without rena
 from __future__ import annotations
 
 import math
-from functools import partial
-from typing import List, Optional, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
-from timm.layers import DropPath, RmsNorm, lecun_normal_, resample_abs_pos_embed, to_2tuple, trunc_normal_
-from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
-from timm.models._features import feature_take_indices
-from torch.utils.checkpoint import checkpoint
+from timm.layers import (
+    DropPath, RmsNorm, calculate_drop_path_rates, lecun_normal_, resample_abs_pos_embed, to_2tuple, trunc_normal_,
+)
+from timm.models import generate_default_cfgs
 
 from ..kernels import add_norm_fn
 from ..layers.bimamba import BiMambaMixer
-from ..layers.forgetting_attention import ForgettingAttention
-from ._checkpoint import OfficialCheckpointMixin, custom_load_overlay, pick_state_dict
+from ._builder import Arch, FamilyModel, adapt_state_dict, build_family_model, check_global_pool, register_variants
 
-__all__ = ["Vim"]
+__all__ = ["MixerFactory", "Vim", "bimamba_mixers", "create_vim"]
 
 GLOBAL_POOLS = ("token", "avg", "")
-MIXERS = ("mamba", "fox", "hybrid")
+
+MixerFactory = Callable[[int, int, str], nn.Module]
+"""(dim, block index, kernel_backend) -> that block's token mixer on (batch, L, dim) sequences."""
+
+
+def bimamba_mixers(d_state: int = 16, expand: int = 2, gate_act: str = "silu") -> MixerFactory:
+    """The official token mixer in every block: bidirectional Mamba v2."""
+    def build(dim: int, index: int, kernel_backend: str) -> nn.Module:
+        return BiMambaMixer(dim, d_state=d_state, expand=expand, gate_act=gate_act, kernel_backend=kernel_backend)
+
+    return build
 
 
 class StridedPatchEmbed(nn.Module):
@@ -70,23 +78,28 @@ class VimBlock(nn.Module):
         self.norm = RmsNorm(dim, eps=norm_eps)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
-    def forward(self, hidden: torch.Tensor, residual: Optional[torch.Tensor]):
+    def forward(self, state: Tuple[torch.Tensor, Optional[torch.Tensor]]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(hidden, residual) -> the next pair; residual is None before the first block."""
+        hidden, residual = state
         incoming = hidden if residual is None else self.drop_path(hidden)
         normed, residual = add_norm_fn(incoming, residual, self.norm.weight, None, self.norm.eps,
                                        backend=self.kernel_backend)
         return self.mixer(normed), residual
 
 
-class Vim(OfficialCheckpointMixin, nn.Module):
+class Vim(FamilyModel):
     """Vision Mamba with the official architecture and parameter names.
 
     global_pool: 'token' takes the class token (the official head); 'avg' averages all tokens;
     '' returns the token sequence. kernel_backend: 'auto' (Triton on CUDA, PyTorch elsewhere),
-    'triton', 'torch' or 'reference', for the scan, conv and add+norm kernels. mixer: 'mamba' (the
-    official model), 'fox' (bidirectional forgetting attention with num_heads heads in every block) or
-    'hybrid' (forgetting attention in every attn_every-th block, Mamba elsewhere). The official ``final_pool_type='mean'`` flag has no effect in the
-    released models (they always take the class token), so it has no equivalent here.
+    'triton', 'torch' or 'reference', for the mixers' and the add+norm kernels. mixer_layer: builds
+    each block's token mixer (see MixerFactory; vim_fox.py injects forgetting attention); by default
+    the official bidirectional Mamba with d_state, expand and gate_act. The official
+    ``final_pool_type='mean'`` flag has no effect in the released models (they always take the class
+    token), so it has no equivalent here.
     """
+
+    INTERMEDIATE_FORMATS = ("NCHW", "NLC")
 
     def __init__(
         self,
@@ -107,17 +120,12 @@ class Vim(OfficialCheckpointMixin, nn.Module):
         rescale_prenorm_residual: bool = True,
         dynamic_img_size: bool = False,
         kernel_backend: str = "auto",
-        mixer: str = "mamba",
-        attn_every: int = 4,
-        num_heads: int = 3,
-        gate_bias_init: float = 5.0,
+        mixer_layer: Optional[MixerFactory] = None,
     ):
         super().__init__()
-        if global_pool not in GLOBAL_POOLS:
-            raise ValueError(f"Vim: global_pool has {global_pool!r}, expected one of {GLOBAL_POOLS}")
         stride = stride or patch_size
         self.num_classes = num_classes
-        self.global_pool = global_pool
+        self.global_pool = check_global_pool("Vim", global_pool, GLOBAL_POOLS)
         self.num_features = self.head_hidden_size = self.embed_dim = embed_dim
         self.num_prefix_tokens = 1
         self.grad_checkpointing = False
@@ -127,18 +135,15 @@ class Vim(OfficialCheckpointMixin, nn.Module):
         self.patch_embed = StridedPatchEmbed(img_size, patch_size, stride, in_chans, embed_dim, dynamic_img_size)
         num_patches = self.patch_embed.grid_size[0] * self.patch_embed.grid_size[1]
         self.pos_embed = nn.Parameter(torch.zeros(1, num_patches + 1, embed_dim))
+        self.cls_token._no_weight_decay = self.pos_embed._no_weight_decay = True
         self.pos_drop = nn.Dropout(drop_rate)
         self.head_drop = nn.Dropout(drop_rate)
         self.head = nn.Linear(embed_dim, num_classes) if num_classes > 0 else nn.Identity()
-        rates = torch.linspace(0, drop_path_rate, depth).tolist()
-        if mixer not in MIXERS:
-            raise ValueError(f"Vim: mixer has {mixer!r}, expected one of {MIXERS}")
-        mamba = partial(BiMambaMixer, d_state=d_state, expand=expand, gate_act=gate_act, kernel_backend=kernel_backend)
-        fox = partial(ForgettingAttention, num_heads=num_heads, gate_bias_init=gate_bias_init, kernel_backend=kernel_backend)
-        use_fox = [mixer == "fox" or (mixer == "hybrid" and (i + 1) % attn_every == 0) for i in range(depth)]
+        rates = calculate_drop_path_rates(drop_path_rate, depth)
+        mixer_layer = mixer_layer or bimamba_mixers(d_state, expand, gate_act)
         # as the official code: block i drops the previous mixer's output with rate rates[i - 1]
         self.layers = nn.ModuleList(
-            VimBlock(embed_dim, (fox if use_fox[i] else mamba)(embed_dim), ([0.0] + rates)[i], norm_eps, kernel_backend)
+            VimBlock(embed_dim, mixer_layer(embed_dim, i, kernel_backend), ([0.0] + rates)[i], norm_eps, kernel_backend)
             for i in range(depth)
         )
         self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity()
@@ -172,17 +177,8 @@ class Vim(OfficialCheckpointMixin, nn.Module):
         return self.patch_embed.grid_size[0] * self.patch_embed.grid_size[1] // 2
 
     @torch.jit.ignore
-    def no_weight_decay(self) -> set:
-        ssm = ("A_log", "A_b_log", "D", "D_b")
-        return {"pos_embed", "cls_token"} | {n for n, _ in self.named_parameters() if n.rsplit(".", 1)[-1] in ssm}
-
-    @torch.jit.ignore
     def group_matcher(self, coarse: bool = False) -> dict:
         return dict(stem=r"^cls_token|^pos_embed|^patch_embed", blocks=[(r"^layers\.(\d+)", None), (r"^norm_f", (99999,))])
-
-    @torch.jit.ignore
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        self.grad_checkpointing = enable
 
     @torch.jit.ignore
     def get_classifier(self) -> nn.Module:
@@ -190,9 +186,7 @@ class Vim(OfficialCheckpointMixin, nn.Module):
 
     def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None) -> None:
         if global_pool is not None:
-            if global_pool not in GLOBAL_POOLS:
-                raise ValueError(f"Vim: global_pool has {global_pool!r}, expected one of {GLOBAL_POOLS}")
-            self.global_pool = global_pool
+            self.global_pool = check_global_pool("Vim", global_pool, GLOBAL_POOLS)
         self.num_classes = num_classes
         self.head = nn.Linear(self.embed_dim, num_classes) if num_classes > 0 else nn.Identity()
 
@@ -210,24 +204,16 @@ class Vim(OfficialCheckpointMixin, nn.Module):
         grid = self.patch_embed.grid_for(*x.shape[-2:])
         return self._pos_embed(self.patch_embed(x), grid), grid
 
-    def _run_layer(self, layer: VimBlock, hidden, residual):
-        if self.grad_checkpointing and not torch.jit.is_scripting() and torch.is_grad_enabled():
-            return checkpoint(layer, hidden, residual, use_reentrant=False)
-        return layer(hidden, residual)
-
     def _final_norm(self, hidden: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        if isinstance(self.norm_f, nn.Identity):  # pruned by prune_intermediate_layers(prune_norm=True)
+            return residual + self.drop_path(hidden)
         normed, _ = add_norm_fn(self.drop_path(hidden), residual, self.norm_f.weight, None, self.norm_f.eps,
                                 backend=self.kernel_backend)
         return normed
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         hidden, _ = self._embed(x)
-        residual = None
-        for layer in self.layers:
-            hidden, residual = self._run_layer(layer, hidden, residual)
-        if isinstance(self.norm_f, nn.Identity):
-            return residual + self.drop_path(hidden)
-        return self._final_norm(hidden, residual)
+        return self._final_norm(*self.run_blocks(self.layers, (hidden, None)))
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         if self.global_pool == "token":
@@ -237,49 +223,29 @@ class Vim(OfficialCheckpointMixin, nn.Module):
         x = self.head_drop(x)
         return x if pre_logits else self.head(x)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
-
-    def forward_intermediates(
-        self,
-        x: torch.Tensor,
-        indices: Optional[Union[int, List[int]]] = None,
-        norm: bool = False,
-        stop_early: bool = False,
-        output_fmt: str = "NCHW",
-        intermediates_only: bool = False,
-    ):
-        """Token streams after the chosen blocks (residual + mixer output), class token removed.
-
-        output_fmt 'NCHW' gives (batch, dim, H, W) maps; 'NLC' the (batch, tokens, dim) sequences."""
-        if output_fmt not in ("NCHW", "NLC"):
-            raise ValueError(f"Vim: output_fmt has {output_fmt!r}, expected 'NCHW' or 'NLC'")
-        take_indices, max_index = feature_take_indices(len(self.layers), indices)
+    def walk_intermediates(self, x: torch.Tensor, stages: Sequence[nn.Module], take_indices: List[int], norm: bool,
+                           output_fmt: str) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+        """Token streams after the chosen blocks (residual + mixer output), class token removed: 'NCHW'
+        (batch, dim, H, W) maps or 'NLC' (batch, tokens, dim) sequences."""
         hidden, grid = self._embed(x)
         mid = grid[0] * grid[1] // 2
         residual, intermediates = None, []
-        layers = self.layers[: max_index + 1] if stop_early else self.layers
-        for i, layer in enumerate(layers):
-            hidden, residual = self._run_layer(layer, hidden, residual)
+        for i, layer in enumerate(stages):
+            hidden, residual = self.run_blocks([layer], (hidden, residual))
             if i in take_indices:
                 feat = self._final_norm(hidden, residual) if norm else residual + hidden
                 feat = torch.cat([feat[:, :mid], feat[:, mid + 1 :]], dim=1).to(x.dtype)
                 if output_fmt == "NCHW":
                     feat = feat.transpose(1, 2).reshape(feat.shape[0], -1, *grid)
                 intermediates.append(feat)
-        if intermediates_only:
-            return intermediates
         return self._final_norm(hidden, residual), intermediates
 
-    def prune_intermediate_layers(self, indices: Union[int, List[int]] = 1, prune_norm: bool = False,
-                                  prune_head: bool = True) -> List[int]:
-        take_indices, max_index = feature_take_indices(len(self.layers), indices)
-        self.layers = self.layers[: max_index + 1]
+    def prune_end(self, prune_norm: bool) -> None:
         if prune_norm:
             self.norm_f = nn.Identity()
-        if prune_head:
-            self.reset_classifier(0, "")
-        return take_indices
+
+    def filter_checkpoint(self, state_dict: dict) -> dict:
+        return checkpoint_filter_fn(state_dict, self)
 
 
 def resample_vim_pos_embed(pos_embed: torch.Tensor, new_grid: Tuple[int, int], old_grid: Tuple[int, int]) -> torch.Tensor:
@@ -296,31 +262,21 @@ def checkpoint_filter_fn(state_dict: dict, model: Vim) -> dict:
     """Official (hustvl/Vim) or vimvision state dict -> this model's: unwrap, strip DDP prefixes,
     resample the position embedding to the model's grid, drop a head the model does not have or
     whose class count differs."""
-    state_dict = pick_state_dict(state_dict)
-    out = {}
-    for key, value in state_dict.items():
-        key = key[len("module."):] if key.startswith("module.") else key
+
+    def resample_pos_embed(key: str, value: torch.Tensor) -> Tuple[str, torch.Tensor]:
         if key == "pos_embed" and value.shape != model.pos_embed.shape:
             old = int(math.isqrt(value.shape[1] - 1))
             if old * old != value.shape[1] - 1:
                 raise ValueError(f"Vim checkpoint: pos_embed has {value.shape[1]} rows, expected a square grid + 1")
             value = resample_vim_pos_embed(value, model.patch_embed.grid_size, (old, old))
-        out[key] = value
-    own_head = model.state_dict()
-    for key in ("head.weight", "head.bias"):
-        if key in out and (key not in own_head or out[key].shape != own_head[key].shape):
-            out.pop(key)
-    if "head.weight" not in out and "head.weight" in own_head:  # new classifier keeps its init
-        out.update({k: v for k, v in own_head.items() if k.startswith("head.")})
-    return out
+        return key, value
+
+    return adapt_state_dict(state_dict, model, "head", resample_pos_embed)
 
 
-def _create_vim(variant: str, pretrained: bool = False, **kwargs) -> Vim:
-    overlay = custom_load_overlay(kwargs)
-    return build_model_with_cfg(
-        Vim, variant, pretrained, pretrained_cfg_overlay=overlay, pretrained_filter_fn=checkpoint_filter_fn,
-        feature_cfg=dict(feature_cls="getter", out_indices=(5, 11, 17, 23)), **kwargs,
-    )
+def create_vim(variant: str, pretrained: bool = False, **kwargs) -> Vim:
+    """Build a registered Vim variant (timm's _create_vim; vim_fox.py builds its variants with it too)."""
+    return build_family_model(Vim, variant, pretrained, checkpoint_filter_fn, default_out_indices=(5, 11, 17, 23), **kwargs)
 
 
 def _cfg(hf_hub_id: str, filename: str, **kwargs) -> dict:
@@ -348,12 +304,12 @@ _FILES = {
     "vim_base": ("hustvl/Vim-base-midclstok", "vim_b_midclstok_81p9acc.pth"),
 }
 ARCHS = {
-    "vim_tiny": dict(embed_dim=192),
-    "vim_tiny_stride8": dict(embed_dim=192, stride=8),
-    "vim_small": dict(embed_dim=384),
-    "vim_small_stride8": dict(embed_dim=384, stride=8),
-    "vim_base": dict(embed_dim=768),
-}
+    "vim_tiny": Arch(dict(embed_dim=192), "Vim-Ti: dim 192, 24 blocks, patch 16 (7.15 M params; 76.1 % top-1)."),
+    "vim_tiny_stride8": Arch(dict(embed_dim=192, stride=8), "Vim-Ti fine-tuned at stride 8 (729 patches; 78.3 %)."),
+    "vim_small": Arch(dict(embed_dim=384), "Vim-S: dim 384 (25.8 M params; 80.5 % top-1)."),
+    "vim_small_stride8": Arch(dict(embed_dim=384, stride=8), "Vim-S fine-tuned at stride 8 (81.6 % top-1)."),
+    "vim_base": Arch(dict(embed_dim=768), "Vim-B: dim 768 (97.6 M params; 81.9 % top-1)."),
+}  # top-1: the official numbers
 
 # 'in1k' loads the weights official evaluation used ('model'); 'in1k_ema' the EMA copy in the same file
 default_cfgs = generate_default_cfgs({
@@ -364,61 +320,4 @@ default_cfgs = generate_default_cfgs({
 })
 
 
-@register_model
-def vim_tiny(pretrained: bool = False, **kwargs) -> Vim:
-    """Vim-Ti: dim 192, 24 blocks, patch 16 (7.15 M params; 76.1 % top-1 officially)."""
-    return _create_vim("vim_tiny", pretrained, **dict(ARCHS["vim_tiny"], **kwargs))
-
-
-@register_model
-def vim_tiny_stride8(pretrained: bool = False, **kwargs) -> Vim:
-    """Vim-Ti fine-tuned at stride 8 (729 patches; 78.3 % top-1 officially)."""
-    return _create_vim("vim_tiny_stride8", pretrained, **dict(ARCHS["vim_tiny_stride8"], **kwargs))
-
-
-@register_model
-def vim_small(pretrained: bool = False, **kwargs) -> Vim:
-    """Vim-S: dim 384 (25.8 M params; 80.5 % top-1 officially)."""
-    return _create_vim("vim_small", pretrained, **dict(ARCHS["vim_small"], **kwargs))
-
-
-@register_model
-def vim_small_stride8(pretrained: bool = False, **kwargs) -> Vim:
-    """Vim-S fine-tuned at stride 8 (81.6 % top-1 officially)."""
-    return _create_vim("vim_small_stride8", pretrained, **dict(ARCHS["vim_small_stride8"], **kwargs))
-
-
-@register_model
-def vim_base(pretrained: bool = False, **kwargs) -> Vim:
-    """Vim-B: dim 768 (97.6 M params; 81.9 % top-1 officially)."""
-    return _create_vim("vim_base", pretrained, **dict(ARCHS["vim_base"], **kwargs))
-
-
-@register_model
-def vim_tiny_patch16_224_bimambav2_final_pool_mean_abs_pos_embed_with_midclstok_div2(pretrained: bool = False, **kwargs) -> Vim:
-    """The official name of vim_tiny."""
-    return _create_vim(OFFICIAL_NAMES["vim_tiny"], pretrained, **dict(ARCHS["vim_tiny"], **kwargs))
-
-
-@register_model
-def vim_tiny_patch16_stride8_224_bimambav2_final_pool_mean_abs_pos_embed_with_midclstok_div2(pretrained: bool = False, **kwargs) -> Vim:
-    """The official name of vim_tiny_stride8."""
-    return _create_vim(OFFICIAL_NAMES["vim_tiny_stride8"], pretrained, **dict(ARCHS["vim_tiny_stride8"], **kwargs))
-
-
-@register_model
-def vim_small_patch16_224_bimambav2_final_pool_mean_abs_pos_embed_with_midclstok_div2(pretrained: bool = False, **kwargs) -> Vim:
-    """The official name of vim_small."""
-    return _create_vim(OFFICIAL_NAMES["vim_small"], pretrained, **dict(ARCHS["vim_small"], **kwargs))
-
-
-@register_model
-def vim_small_patch16_stride8_224_bimambav2_final_pool_mean_abs_pos_embed_with_midclstok_div2(pretrained: bool = False, **kwargs) -> Vim:
-    """The official name of vim_small_stride8."""
-    return _create_vim(OFFICIAL_NAMES["vim_small_stride8"], pretrained, **dict(ARCHS["vim_small_stride8"], **kwargs))
-
-
-@register_model
-def vim_base_patch16_224_bimambav2_final_pool_mean_abs_pos_embed_with_middle_cls_token_div2(pretrained: bool = False, **kwargs) -> Vim:
-    """The official name of vim_base."""
-    return _create_vim(OFFICIAL_NAMES["vim_base"], pretrained, **dict(ARCHS["vim_base"], **kwargs))
+register_variants(__name__, create_vim, ARCHS, aliases={official: short for short, official in OFFICIAL_NAMES.items()})

@@ -12,21 +12,21 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from functools import partial
-from typing import List, Optional, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
-from timm.layers import DropPath, trunc_normal_
-from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
-from timm.models._features import feature_take_indices
-from torch.utils.checkpoint import checkpoint
+from timm.layers import DropPath, calculate_drop_path_rates, trunc_normal_
+from timm.models import generate_default_cfgs
 
 from ..layers.ss2d import SS2D, Permute, linear_layer, norm_layer
-from ._checkpoint import OfficialCheckpointMixin, custom_load_overlay, pick_state_dict
+from ._builder import Arch, FamilyModel, adapt_state_dict, build_family_model, check_global_pool, register_variants
 
-__all__ = ["VMamba"]
+__all__ = ["VMamba", "create_vmamba"]
+
+GLOBAL_POOLS = ("avg", "")
 
 
 class Mlp(nn.Module):
@@ -95,11 +95,13 @@ def _downsample(version: str, dim: int, out_dim: int, channel_first: bool) -> nn
     return nn.Sequential(to_first, nn.Conv2d(dim, out_dim, 3, 2, 1), to_last, norm_layer(out_dim, channel_first))
 
 
-class VMamba(OfficialCheckpointMixin, nn.Module):
+class VMamba(FamilyModel):
     """VMamba with the official architecture and parameter names (see the module docstring).
 
     Inputs of any size divisible by 32. global_pool: 'avg' (the official head) or '' (features).
     """
+
+    INTERMEDIATE_FORMATS = ("NCHW", "NHWC")
 
     def __init__(
         self,
@@ -121,8 +123,7 @@ class VMamba(OfficialCheckpointMixin, nn.Module):
         super().__init__()
         if version not in ("v2", "v0"):
             raise ValueError(f"VMamba: version has {version!r}, expected 'v2' or 'v0'")
-        if global_pool not in ("avg", ""):
-            raise ValueError(f"VMamba: global_pool has {global_pool!r}, expected 'avg' or ''")
+        check_global_pool("VMamba", global_pool, GLOBAL_POOLS)
         channel_first = (version == "v2") if channel_first is None else channel_first
         if version == "v0" and channel_first:
             raise ValueError("VMamba: version 'v0' runs channel-last only (channel_first=False), as the official")
@@ -133,7 +134,7 @@ class VMamba(OfficialCheckpointMixin, nn.Module):
         self.grad_checkpointing = False
         v0 = version == "v0"
         self.patch_embed = _stem("v1" if v0 else "v2", in_chans, dims[0], channel_first)
-        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        rates = calculate_drop_path_rates(drop_path_rate, sum(depths))
         block = partial(
             VSSBlock, mlp_ratio=mlp_ratio, channel_first=channel_first, d_state=d_state, ssm_ratio=ssm_ratio,
             conv_bias=v0, gated=v0, gate_act=gate_act, kernel_backend=kernel_backend,
@@ -169,10 +170,6 @@ class VMamba(OfficialCheckpointMixin, nn.Module):
             nn.init.zeros_(m.bias)
 
     @torch.jit.ignore
-    def no_weight_decay(self) -> set:
-        return {n for n, _ in self.named_parameters() if n.rsplit(".", 1)[-1] in ("A_logs", "Ds", "dt_projs_bias")}
-
-    @torch.jit.ignore
     def group_matcher(self, coarse: bool = False) -> dict:
         return dict(
             stem=r"^patch_embed",
@@ -182,18 +179,12 @@ class VMamba(OfficialCheckpointMixin, nn.Module):
         )
 
     @torch.jit.ignore
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        self.grad_checkpointing = enable
-
-    @torch.jit.ignore
     def get_classifier(self) -> nn.Module:
         return self.classifier.head
 
     def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None) -> None:
         if global_pool is not None:
-            if global_pool not in ("avg", ""):
-                raise ValueError(f"VMamba: global_pool has {global_pool!r}, expected 'avg' or ''")
-            self.global_pool = global_pool
+            self.global_pool = check_global_pool("VMamba", global_pool, GLOBAL_POOLS)
         self.num_classes = num_classes
         self.classifier.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
 
@@ -202,18 +193,11 @@ class VMamba(OfficialCheckpointMixin, nn.Module):
             raise ValueError(f"VMamba: input has shape {tuple(x.shape)}, expected (batch, channels, H, W) "
                              "with H and W divisible by 32")
 
-    def _blocks(self, stage: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
-        if self.grad_checkpointing and torch.is_grad_enabled() and not torch.jit.is_scripting():
-            for blk in stage.blocks:
-                x = checkpoint(blk, x, use_reentrant=False)
-            return x
-        return stage.blocks(x)
-
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x)
         x = self.patch_embed(x)
         for stage in self.layers:
-            x = stage.downsample(self._blocks(stage, x))
+            x = stage.downsample(self.run_blocks(stage.blocks, x))
         return x
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
@@ -224,49 +208,30 @@ class VMamba(OfficialCheckpointMixin, nn.Module):
         x = c.head_drop(x)
         return x if pre_logits else c.head(x)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
-
-    def forward_intermediates(
-        self,
-        x: torch.Tensor,
-        indices: Optional[Union[int, List[int]]] = None,
-        norm: bool = False,
-        stop_early: bool = False,
-        output_fmt: str = "NCHW",
-        intermediates_only: bool = False,
-    ):
-        """Each chosen stage's block output (before its downsample), NCHW; norm applies the final norm
-        to the last stage only (the official dense backbone adds its own per-stage norms)."""
-        if output_fmt not in ("NCHW", "NHWC"):
-            raise ValueError(f"VMamba: output_fmt has {output_fmt!r}, expected 'NCHW' or 'NHWC'")
+    def walk_intermediates(self, x: torch.Tensor, stages: Sequence[nn.Module], take_indices: List[int], norm: bool,
+                           output_fmt: str) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+        """Each chosen stage's block output (before its downsample), 'NCHW' or 'NHWC'; norm applies the final
+        norm to the last stage only (the official dense backbone adds its own per-stage norms)."""
         self._check_input(x)
-        take_indices, max_index = feature_take_indices(len(self.layers), indices)
         x = self.patch_embed(x)
         intermediates = []
-        stages = self.layers[: max_index + 1] if stop_early else self.layers
         for i, stage in enumerate(stages):
-            feat = self._blocks(stage, x)
+            feat = self.run_blocks(stage.blocks, x)
             if i in take_indices:
                 out = self.classifier.norm(feat) if norm and i == len(self.layers) - 1 else feat
                 if self.channel_first != (output_fmt == "NCHW"):
                     out = out.permute(0, 2, 3, 1) if self.channel_first else out.permute(0, 3, 1, 2)
                 intermediates.append(out.contiguous())
             x = stage.downsample(feat)
-        if intermediates_only:
-            return intermediates
         return x, intermediates
 
-    def prune_intermediate_layers(self, indices: Union[int, List[int]] = 1, prune_norm: bool = False,
-                                  prune_head: bool = True) -> List[int]:
-        take_indices, max_index = feature_take_indices(len(self.layers), indices)
-        self.layers = self.layers[: max_index + 1]
+    def prune_end(self, prune_norm: bool) -> None:
         self.layers[-1].downsample = nn.Identity()
         if prune_norm:
             self.classifier.norm = nn.Identity()
-        if prune_head:
-            self.reset_classifier(0, "")
-        return take_indices
+
+    def filter_checkpoint(self, state_dict: dict) -> dict:
+        return checkpoint_filter_fn(state_dict, self)
 
 
 # the pre-2024 official code (which wrote the v0 release files) used these names
@@ -284,30 +249,21 @@ def checkpoint_filter_fn(state_dict: dict, model: VMamba) -> dict:
     """Official (MzeroMiko/VMamba, v2 or legacy v0 names) or vimvision state dict -> this model's:
     unwrap, strip DDP prefixes, apply the official loader's legacy renames, reshape 1x1-conv weights
     saved 4-D, and keep this model's classifier when the class count differs."""
-    state_dict = pick_state_dict(state_dict)
     own = model.state_dict()
-    out = {}
-    for key, value in state_dict.items():
-        key = key[len("module."):] if key.startswith("module.") else key
+
+    def rename_and_reshape(key: str, value: torch.Tensor) -> Tuple[str, torch.Tensor]:
         for pattern, replacement in _LEGACY_RENAMES:
             key = re.sub(pattern, replacement, key)
         if key in own and value.dim() == 4 and own[key].dim() == 2:
             value = value.flatten(1)
-        out[key] = value
-    for key in ("classifier.head.weight", "classifier.head.bias"):
-        if key in out and (key not in own or out[key].shape != own[key].shape):
-            out.pop(key)
-    if "classifier.head.weight" not in out and "classifier.head.weight" in own:
-        out.update({k: v for k, v in own.items() if k.startswith("classifier.head.")})
-    return out
+        return key, value
+
+    return adapt_state_dict(state_dict, model, "classifier.head", rename_and_reshape)
 
 
-def _create_vmamba(variant: str, pretrained: bool = False, **kwargs) -> VMamba:
-    overlay = custom_load_overlay(kwargs)
-    return build_model_with_cfg(
-        VMamba, variant, pretrained, pretrained_cfg_overlay=overlay, pretrained_filter_fn=checkpoint_filter_fn,
-        feature_cfg=dict(feature_cls="getter", out_indices=(0, 1, 2, 3)), **kwargs,
-    )
+def create_vmamba(variant: str, pretrained: bool = False, **kwargs) -> VMamba:
+    """Build a registered VMamba variant (timm's _create_vmamba)."""
+    return build_family_model(VMamba, variant, pretrained, checkpoint_filter_fn, default_out_indices=(0, 1, 2, 3), **kwargs)
 
 
 _RELEASE = "https://github.com/MzeroMiko/VMamba/releases/download/%23"
@@ -322,16 +278,27 @@ def _cfg(tag_file: str, **kwargs) -> dict:
     }
 
 
+_V0 = dict(d_state=16, ssm_ratio=2.0, mlp_ratio=0.0, version="v0")
+# official parameter counts, GFLOPs and top-1
 ARCHS = {
-    "vmamba_tiny_s1l8": dict(depths=(2, 2, 8, 2), dims=96, d_state=1, ssm_ratio=1.0, drop_path_rate=0.2),
-    "vmamba_small_s2l15": dict(depths=(2, 2, 15, 2), dims=96, d_state=1, ssm_ratio=2.0, drop_path_rate=0.3),
-    "vmamba_base_s2l15": dict(depths=(2, 2, 15, 2), dims=128, d_state=1, ssm_ratio=2.0, drop_path_rate=0.6),
-    "vmamba_tiny_s2l5": dict(depths=(2, 2, 5, 2), dims=96, d_state=1, ssm_ratio=2.0, drop_path_rate=0.2),
-    "vmamba_small_s1l20": dict(depths=(2, 2, 20, 2), dims=96, d_state=1, ssm_ratio=1.0, drop_path_rate=0.3),
-    "vmamba_base_s1l20": dict(depths=(2, 2, 20, 2), dims=128, d_state=1, ssm_ratio=1.0, drop_path_rate=0.5),
-    "vmamba_tiny_v0": dict(depths=(2, 2, 9, 2), dims=96, d_state=16, ssm_ratio=2.0, mlp_ratio=0.0, version="v0", drop_path_rate=0.2),
-    "vmamba_small_v0": dict(depths=(2, 2, 27, 2), dims=96, d_state=16, ssm_ratio=2.0, mlp_ratio=0.0, version="v0", drop_path_rate=0.3),
-    "vmamba_base_v0": dict(depths=(2, 2, 27, 2), dims=128, d_state=16, ssm_ratio=2.0, mlp_ratio=0.0, version="v0", drop_path_rate=0.6),
+    "vmamba_tiny_s1l8": Arch(dict(depths=(2, 2, 8, 2), dims=96, d_state=1, ssm_ratio=1.0, drop_path_rate=0.2),
+                             "VMamba-T[s1l8], the paper's VMamba-T: 30.2 M params, 4.9 GFLOPs, 82.6 % top-1."),
+    "vmamba_small_s2l15": Arch(dict(depths=(2, 2, 15, 2), dims=96, d_state=1, ssm_ratio=2.0, drop_path_rate=0.3),
+                               "VMamba-S[s2l15], the paper's VMamba-S: 50.1 M params, 8.7 GFLOPs, 83.6 %."),
+    "vmamba_base_s2l15": Arch(dict(depths=(2, 2, 15, 2), dims=128, d_state=1, ssm_ratio=2.0, drop_path_rate=0.6),
+                              "VMamba-B[s2l15], the paper's VMamba-B: 88.6 M params, 15.4 GFLOPs, 83.9 %."),
+    "vmamba_tiny_s2l5": Arch(dict(depths=(2, 2, 5, 2), dims=96, d_state=1, ssm_ratio=2.0, drop_path_rate=0.2),
+                             "VMamba-T[s2l5]: 30.7 M params, 4.9 GFLOPs, 82.5 %."),
+    "vmamba_small_s1l20": Arch(dict(depths=(2, 2, 20, 2), dims=96, d_state=1, ssm_ratio=1.0, drop_path_rate=0.3),
+                               "VMamba-S[s1l20]: 49.0 M params, 8.6 GFLOPs, 83.3 %."),
+    "vmamba_base_s1l20": Arch(dict(depths=(2, 2, 20, 2), dims=128, d_state=1, ssm_ratio=1.0, drop_path_rate=0.5),
+                              "VMamba-B[s1l20]: 86.6 M params, 15.2 GFLOPs, 83.8 %."),
+    "vmamba_tiny_v0": Arch(dict(depths=(2, 2, 9, 2), dims=96, drop_path_rate=0.2, **_V0),
+                           "Vanilla-VMamba-T (d_state 16, z gate, no MLP): 22.9 M params, 5.6 GFLOPs, 82.2 %."),
+    "vmamba_small_v0": Arch(dict(depths=(2, 2, 27, 2), dims=96, drop_path_rate=0.3, **_V0),
+                            "Vanilla-VMamba-S: 44.4 M params, 11.2 GFLOPs, 83.5 %."),
+    "vmamba_base_v0": Arch(dict(depths=(2, 2, 27, 2), dims=128, drop_path_rate=0.6, **_V0),
+                           "Vanilla-VMamba-B: 76.3 M params, 18.0 GFLOPs, 83.7 %."),
 }
 ALIASES = {"vmamba_tiny": "vmamba_tiny_s1l8", "vmamba_small": "vmamba_small_s2l15", "vmamba_base": "vmamba_base_s2l15"}
 RELEASE_FILES = {
@@ -352,77 +319,4 @@ default_cfgs = generate_default_cfgs({
 })
 
 
-def _build(name: str, pretrained: bool, **kwargs) -> VMamba:
-    return _create_vmamba(name, pretrained, **dict(ARCHS[ALIASES.get(name, name)], **kwargs))
-
-
-@register_model
-def vmamba_tiny_s1l8(pretrained: bool = False, **kwargs) -> VMamba:
-    """VMamba-T[s1l8], the paper's VMamba-T: 30.2 M params, 4.9 GFLOPs, 82.6 % top-1 officially."""
-    return _build("vmamba_tiny_s1l8", pretrained, **kwargs)
-
-
-@register_model
-def vmamba_small_s2l15(pretrained: bool = False, **kwargs) -> VMamba:
-    """VMamba-S[s2l15], the paper's VMamba-S: 50.1 M params, 8.7 GFLOPs, 83.6 %."""
-    return _build("vmamba_small_s2l15", pretrained, **kwargs)
-
-
-@register_model
-def vmamba_base_s2l15(pretrained: bool = False, **kwargs) -> VMamba:
-    """VMamba-B[s2l15], the paper's VMamba-B: 88.6 M params, 15.4 GFLOPs, 83.9 %."""
-    return _build("vmamba_base_s2l15", pretrained, **kwargs)
-
-
-@register_model
-def vmamba_tiny_s2l5(pretrained: bool = False, **kwargs) -> VMamba:
-    """VMamba-T[s2l5]: 30.7 M params, 4.9 GFLOPs, 82.5 %."""
-    return _build("vmamba_tiny_s2l5", pretrained, **kwargs)
-
-
-@register_model
-def vmamba_small_s1l20(pretrained: bool = False, **kwargs) -> VMamba:
-    """VMamba-S[s1l20]: 49.0 M params, 8.6 GFLOPs, 83.3 %."""
-    return _build("vmamba_small_s1l20", pretrained, **kwargs)
-
-
-@register_model
-def vmamba_base_s1l20(pretrained: bool = False, **kwargs) -> VMamba:
-    """VMamba-B[s1l20]: 86.6 M params, 15.2 GFLOPs, 83.8 %."""
-    return _build("vmamba_base_s1l20", pretrained, **kwargs)
-
-
-@register_model
-def vmamba_tiny_v0(pretrained: bool = False, **kwargs) -> VMamba:
-    """Vanilla-VMamba-T (d_state 16, z gate, no MLP): 22.9 M params, 5.6 GFLOPs, 82.2 %."""
-    return _build("vmamba_tiny_v0", pretrained, **kwargs)
-
-
-@register_model
-def vmamba_small_v0(pretrained: bool = False, **kwargs) -> VMamba:
-    """Vanilla-VMamba-S: 44.4 M params, 11.2 GFLOPs, 83.5 %."""
-    return _build("vmamba_small_v0", pretrained, **kwargs)
-
-
-@register_model
-def vmamba_base_v0(pretrained: bool = False, **kwargs) -> VMamba:
-    """Vanilla-VMamba-B: 76.3 M params, 18.0 GFLOPs, 83.7 %."""
-    return _build("vmamba_base_v0", pretrained, **kwargs)
-
-
-@register_model
-def vmamba_tiny(pretrained: bool = False, **kwargs) -> VMamba:
-    """The paper's VMamba-T = vmamba_tiny_s1l8."""
-    return _build("vmamba_tiny", pretrained, **kwargs)
-
-
-@register_model
-def vmamba_small(pretrained: bool = False, **kwargs) -> VMamba:
-    """The paper's VMamba-S = vmamba_small_s2l15."""
-    return _build("vmamba_small", pretrained, **kwargs)
-
-
-@register_model
-def vmamba_base(pretrained: bool = False, **kwargs) -> VMamba:
-    """The paper's VMamba-B = vmamba_base_s2l15."""
-    return _build("vmamba_base", pretrained, **kwargs)
+register_variants(__name__, create_vmamba, ARCHS, ALIASES)

@@ -1,0 +1,158 @@
+"""The plumbing every family shares: building from the cfg, registering variants and aliases from data,
+adapting checkpoints, pool checks, the grad-checkpointed block loop and the no-weight-decay tags."""
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+from timm.models import build_model_with_cfg, checkpoint_seq, register_model
+from timm.models._features import feature_take_indices
+
+from ._checkpoint import custom_load_overlay, load_strict, pick_state_dict, read_checkpoint
+
+__all__ = ["Arch", "FamilyModel", "adapt_state_dict", "build_family_model", "check_global_pool", "register_variants"]
+
+KeyConverter = Callable[[str, torch.Tensor], Tuple[str, torch.Tensor]]
+
+
+class Arch(NamedTuple):
+    """A registered variant: the constructor kwargs over the class defaults, and its entrypoint's docstring."""
+
+    kwargs: dict
+    doc: str
+
+
+def check_global_pool(family: str, global_pool: str, allowed: Sequence[str]) -> str:
+    if global_pool not in allowed:
+        raise ValueError(f"{family}: global_pool has {global_pool!r}, expected one of {tuple(allowed)}")
+    return global_pool
+
+
+class FamilyModel(nn.Module):
+    """The parts of timm's model API that are the same in every family. Subclasses hold their stages in
+    ``self.layers``, set ``grad_checkpointing`` and ``INTERMEDIATE_FORMATS``, tag decay-free parameters with
+    ``_no_weight_decay = True`` where they create them (as mamba does), and implement filter_checkpoint (their
+    checkpoint_filter_fn), walk_intermediates and prune_end."""
+
+    INTERMEDIATE_FORMATS: Tuple[str, ...] = ("NCHW",)
+
+    def filter_checkpoint(self, state_dict: dict) -> dict:
+        """An official or vimvision state dict in this model's layout."""
+        raise NotImplementedError
+
+    def load_pretrained(self, path: str, use_ema: Optional[bool] = None) -> None:
+        """timm's custom_load hook. Official files hold 'model' and 'model_ema', and timm's generic loader would
+        take the EMA copy; this loads 'model' (what official evaluation used) unless the pretrained tag ends in
+        'ema', through filter_checkpoint, strictly."""
+        if use_ema is None:
+            use_ema = str(getattr(self, "pretrained_cfg", {}).get("tag") or "").endswith("ema")
+        state_dict = self.filter_checkpoint(pick_state_dict(read_checkpoint(path), use_ema))
+        load_strict(self, state_dict, source=f"checkpoint {path!r}")
+
+    @torch.jit.ignore
+    def no_weight_decay(self) -> set:
+        return {name for name, p in self.named_parameters() if getattr(p, "_no_weight_decay", False)}
+
+    @torch.jit.ignore
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        self.grad_checkpointing = enable
+
+    def run_blocks(self, blocks: Sequence[nn.Module], x: Any) -> Any:
+        """blocks in order on x, each one recomputed in the backward (timm's checkpoint_seq) while grad
+        checkpointing is on and gradients are recorded."""
+        if self.grad_checkpointing and torch.is_grad_enabled() and not torch.jit.is_scripting():
+            return checkpoint_seq(list(blocks), x, use_reentrant=False)
+        for block in blocks:
+            x = block(x)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def forward_intermediates(
+            self,
+            x: torch.Tensor,
+            indices: Optional[Union[int, List[int]]] = None,
+            norm: bool = False,
+            stop_early: bool = False,
+            output_fmt: str = "NCHW",
+            intermediates_only: bool = False,
+    ) -> Union[List[torch.Tensor], Tuple[torch.Tensor, List[torch.Tensor]]]:
+        """timm's contract over ``self.layers`` (indices, stop_early, intermediates_only); the family's
+        walk_intermediates says what a tap is. output_fmt: one of the class's INTERMEDIATE_FORMATS."""
+        if output_fmt not in self.INTERMEDIATE_FORMATS:
+            raise ValueError(f"{type(self).__name__}: output_fmt has {output_fmt!r}, "
+                             f"expected one of {self.INTERMEDIATE_FORMATS}")
+        take_indices, max_index = feature_take_indices(len(self.layers), indices)
+        stages = self.layers[: max_index + 1] if stop_early else self.layers
+        final, intermediates = self.walk_intermediates(x, stages, take_indices, norm, output_fmt)
+        return intermediates if intermediates_only else (final, intermediates)
+
+    def walk_intermediates(self, x: torch.Tensor, stages: Sequence[nn.Module], take_indices: List[int], norm: bool,
+                           output_fmt: str) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+        """Run x through stages: (what forward_features gives after the last one, the taps at take_indices)."""
+        raise NotImplementedError
+
+    def prune_intermediate_layers(
+            self,
+            indices: Union[int, List[int]] = 1,
+            prune_norm: bool = False,
+            prune_head: bool = True,
+    ) -> List[int]:
+        """Keep the stages up to the last of indices (the family's prune_end drops what follows them)."""
+        take_indices, max_index = feature_take_indices(len(self.layers), indices)
+        self.layers = self.layers[: max_index + 1]
+        self.prune_end(prune_norm)
+        if prune_head:
+            self.reset_classifier(0, "")
+        return take_indices
+
+    def prune_end(self, prune_norm: bool) -> None:
+        """After prune_intermediate_layers cut the stages: drop what no longer has an input (and, with prune_norm,
+        the final norm)."""
+        raise NotImplementedError
+
+
+def adapt_state_dict(state_dict: dict, model: nn.Module, classifier: str, convert: KeyConverter) -> dict:
+    """Official or vimvision weights -> the model's: unwrap 'model'/'state_dict', strip DDP's 'module.', let the
+    family rename or reshape each entry, and keep the model's own classifier where the file has none that fits."""
+    own = model.state_dict()
+    out = dict(convert(key.removeprefix("module."), value) for key, value in pick_state_dict(state_dict).items())
+    for key in (f"{classifier}.weight", f"{classifier}.bias"):
+        if key in out and (key not in own or out[key].shape != own[key].shape):
+            out.pop(key)
+    if f"{classifier}.weight" not in out and f"{classifier}.weight" in own:  # a new classifier keeps its init
+        out.update({k: v for k, v in own.items() if k.startswith(f"{classifier}.")})
+    return out
+
+
+def build_family_model(model_cls: type, variant: str, pretrained: bool, filter_fn: Callable[[dict, nn.Module], dict],
+                       default_out_indices: Tuple[int, ...], **kwargs) -> nn.Module:
+    """timm's build_model_with_cfg, with weight files read by the family's load_pretrained and features_only
+    served by forward_intermediates (at default_out_indices unless the caller passes out_indices)."""
+    overlay = custom_load_overlay(kwargs)
+    return build_model_with_cfg(
+        model_cls, variant, pretrained, pretrained_cfg_overlay=overlay, pretrained_filter_fn=filter_fn,
+        feature_cfg=dict(feature_cls="getter", out_indices=default_out_indices), **kwargs,
+    )
+
+
+def register_variants(module: str, create: Callable[..., nn.Module], archs: Mapping[str, Arch],
+                      aliases: Optional[Mapping[str, str]] = None) -> None:
+    """Register a timm entrypoint per arch and per alias (another name for an arch, with its own pretrained cfgs),
+    calling ``create(name, pretrained, **arch_kwargs, **kwargs)`` (the caller's kwargs win), and set each on the
+    module as a written-out entrypoint would be (timm lists it in the module's ``__all__``)."""
+    for name, target in {**{name: name for name in archs}, **(aliases or {})}.items():
+        doc = archs[name].doc if name in archs else f"{target} under another name, with its own pretrained cfgs."
+        setattr(sys.modules[module], name, register_model(_entrypoint(module, name, create, archs[target].kwargs, doc)))
+
+
+def _entrypoint(module: str, name: str, create: Callable[..., nn.Module], arch_kwargs: dict, doc: str) -> Callable:
+    def entrypoint(pretrained: bool = False, **kwargs) -> nn.Module:
+        return create(name, pretrained, **dict(arch_kwargs, **kwargs))
+
+    entrypoint.__name__ = entrypoint.__qualname__ = name
+    entrypoint.__module__, entrypoint.__doc__ = module, doc
+    return entrypoint
