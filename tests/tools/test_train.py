@@ -204,3 +204,11 @@ def test_fewer_model_classes_than_folders_is_named(tmp_path):
                  "dims=8", "--num-classes", "2", "--output", str(tmp_path / "out"), check=False)
     assert result.returncode != 0
     assert "--num-classes 2 is smaller than the 3 classes of" in result.stderr, result.stderr[-2000:]
+
+
+def test_readme_demo_runs(tmp_path):
+    """The README's main job end to end, one epoch per model: both recipes train and are reported."""
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "demo.py"), "--epochs", "1", "--output",
+                             str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "vim_tiny     test top-1" in result.stdout and "vmamba_tiny  test top-1" in result.stdout
