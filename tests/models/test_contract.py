@@ -29,7 +29,8 @@ BATCH = 2
 
 # torch.fx and TorchScript: the families' Python-level input checks and size arithmetic stop both (another issue)
 FX_FAILS = {
-    "vim": "TraceError 'Proxy object cannot be iterated': Vim._embed unpacks x.shape[-2:] into StridedPatchEmbed.grid_for",
+    "vim": "TraceError 'Proxy object cannot be iterated': Vim._embed unpacks x.shape[-2:] into "
+           "StridedPatchEmbed.grid_for",
     "vmamba": "TraceError 'symbolically traced variables cannot be used as inputs to control flow': "
               "VMamba._check_input tests x.shape[-2] % 32",
 }
@@ -156,7 +157,8 @@ def test_forward_intermediates_and_prune_intermediate_layers(name):
         torch.testing.assert_close(got, want)
     assert model.prune_intermediate_layers([0]) == [0]
     assert len(model.layers) == 1 and model.num_classes == 0
-    torch.testing.assert_close(model.forward_intermediates(x, indices=[0], intermediates_only=True)[0], intermediates[0])
+    pruned = model.forward_intermediates(x, indices=[0], intermediates_only=True)
+    torch.testing.assert_close(pruned[0], intermediates[0])
 
 
 @pytest.mark.parametrize("name", _with_xfail(FX_FAILS, TraceError))
