@@ -1,5 +1,7 @@
-"""The plumbing the families share (vimvision/models/_builder.py): decay tags, entrypoints from data, the injected mixer."""
+"""The plumbing the families share (vimvision/models/_builder.py): decay tags, entrypoints from data, mixer factory."""
 from __future__ import annotations
+
+import copy
 
 import pytest
 import timm
@@ -23,9 +25,10 @@ def _named_before(model: nn.Module) -> set:
 
 @pytest.mark.parametrize("name", ["vim_tiny", "vim_small_stride8", "vim_fox_tiny", "vim_hybrid_small",
                                   "vmamba_tiny", "vmamba_base_s1l20", "vmamba_tiny_v0"])
-def test_no_weight_decay_names_are_unchanged(name):
+def test_no_weight_decay_names_are_unchanged_and_survive_new_parameter_objects(name):
     model = timm.create_model(name, kernel_backend="torch")
     assert model.no_weight_decay() == _named_before(model)
+    assert copy.deepcopy(model).no_weight_decay() == _named_before(model)  # as FSDP2, deepcopy makes new Parameters
 
 
 @pytest.mark.parametrize("module,aliases", [

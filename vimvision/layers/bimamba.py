@@ -48,8 +48,7 @@ class BiMambaMixer(nn.Module):
         self.D = nn.Parameter(torch.ones(E))
         self.A_b_log = nn.Parameter(self.A_log.detach().clone())
         self.D_b = nn.Parameter(torch.ones(E))
-        for param in (self.A_log, self.D, self.A_b_log, self.D_b):
-            param._no_weight_decay = True  # as mamba: the model's no_weight_decay() collects the tagged ones
+        self.no_weight_decay_params = ("A_log", "D", "A_b_log", "D_b")  # the model's no_weight_decay() collects them
         self.in_proj = nn.Linear(dim, 2 * E, bias=False)
         self.conv1d = nn.Conv1d(E, E, d_conv, groups=E, padding=d_conv - 1)
         self.x_proj = nn.Linear(E, R + 2 * N, bias=False)

@@ -86,8 +86,7 @@ class SS2D(nn.Module):
             init_dt_proj(p, R, dt_min, dt_max, dt_init_floor)
         self.dt_projs_weight = nn.Parameter(torch.stack([p.weight for p in dt_projs]))
         self.dt_projs_bias = nn.Parameter(torch.stack([p.bias for p in dt_projs]))
-        for param in (self.A_logs, self.Ds, self.dt_projs_bias):
-            param._no_weight_decay = True  # as mamba: the model's no_weight_decay() collects the tagged ones
+        self.no_weight_decay_params = ("A_logs", "Ds", "dt_projs_bias")  # the model's no_weight_decay() collects them
         if not gated:
             self.out_norm = norm_layer(D, channel_first)
         self.in_proj = linear_layer(dim, 2 * D if gated else D, False, channel_first)

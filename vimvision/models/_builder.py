@@ -32,9 +32,13 @@ def check_global_pool(family: str, global_pool: str, allowed: Sequence[str]) -> 
 
 class FamilyModel(nn.Module):
     """The parts of timm's model API that are the same in every family. Subclasses hold their stages in
-    ``self.layers``, set ``grad_checkpointing`` and ``INTERMEDIATE_FORMATS``, tag decay-free parameters with
-    ``_no_weight_decay = True`` where they create them (as mamba does), and implement filter_checkpoint (their
-    checkpoint_filter_fn), walk_intermediates and prune_end."""
+    ``self.layers``, set ``grad_checkpointing`` and ``INTERMEDIATE_FORMATS``, and implement filter_checkpoint
+    (their checkpoint_filter_fn), walk_intermediates and prune_end.
+
+    Decay-free parameters are tagged where they are created, as mamba does, but on the creating module
+    (``no_weight_decay_params``, names of its own parameters) rather than on the Parameter: FSDP2's fully_shard,
+    which tools/train.py applies before building the optimizer, and copy.deepcopy make new Parameter objects
+    and drop attributes set on the old ones."""
 
     INTERMEDIATE_FORMATS: Tuple[str, ...] = ("NCHW",)
 
@@ -53,7 +57,8 @@ class FamilyModel(nn.Module):
 
     @torch.jit.ignore
     def no_weight_decay(self) -> set:
-        return {name for name, p in self.named_parameters() if getattr(p, "_no_weight_decay", False)}
+        return {f"{prefix}.{name}" if prefix else name for prefix, module in self.named_modules()
+                for name in getattr(module, "no_weight_decay_params", ())}
 
     @torch.jit.ignore
     def set_grad_checkpointing(self, enable: bool = True) -> None:

@@ -135,7 +135,7 @@ class Vim(FamilyModel):
         self.patch_embed = StridedPatchEmbed(img_size, patch_size, stride, in_chans, embed_dim, dynamic_img_size)
         num_patches = self.patch_embed.grid_size[0] * self.patch_embed.grid_size[1]
         self.pos_embed = nn.Parameter(torch.zeros(1, num_patches + 1, embed_dim))
-        self.cls_token._no_weight_decay = self.pos_embed._no_weight_decay = True
+        self.no_weight_decay_params = ("cls_token", "pos_embed")
         self.pos_drop = nn.Dropout(drop_rate)
         self.head_drop = nn.Dropout(drop_rate)
         self.head = nn.Linear(embed_dim, num_classes) if num_classes > 0 else nn.Identity()

@@ -38,8 +38,8 @@ def create_fox(variant: str, pretrained: bool = False, **kwargs) -> Vim:
 
 
 def _cfg(**kwargs) -> dict:
-    return {"num_classes": 1000, "input_size": (3, 224, 224), "crop_pct": 0.875, "interpolation": "bicubic",
-            "mean": IMAGENET_DEFAULT_MEAN, "std": IMAGENET_DEFAULT_STD,
+    return {"num_classes": 1000, "input_size": (3, 224, 224), "fixed_input_size": True, "crop_pct": 0.875,
+            "interpolation": "bicubic", "mean": IMAGENET_DEFAULT_MEAN, "std": IMAGENET_DEFAULT_STD,
             "first_conv": "patch_embed.proj", "classifier": "head", "license": "apache-2.0", **kwargs}
 
 
