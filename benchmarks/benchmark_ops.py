@@ -11,51 +11,34 @@ bandwidth as a fraction of the device's measured copy bandwidth.
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from scan_baselines import BASELINES  # the sibling file: Python puts a script's folder on sys.path
 from tqdm import tqdm
 
+from vimvision.benchmarking import ScanShape, copy_bandwidth, nbytes, scan_inputs
 from vimvision.kernels import selective_scan_fn
-
-from scan_baselines import BASELINES  # the sibling file: Python puts a script's folder on sys.path
 
 QUADRATIC = ("indexing loop (mamba ref)", "time-major loop (mamba-minimal)")
 
 
-@dataclass
-class Shape:
-    name: str
-    batch: int
-    dim: int
-    L: int
-    d_state: int
-    groups: int
-
-
 SHAPES = {
-    "vim_s": Shape("Vim-S layer", 8, 768, 197, 16, 1),
-    "vmamba_t_s1": Shape("VMamba-T stage 1", 8, 384, 3136, 1, 4),
+    "vim_s": ScanShape("Vim-S layer", 8, 768, 197, 16, 1),
+    "vmamba_t_s1": ScanShape("VMamba-T stage 1", 8, 384, 3136, 1, 4),
 }
-QUICK = {"tiny_n16": Shape("tiny N=16", 2, 32, 64, 16, 1), "tiny_n1": Shape("tiny N=1", 2, 32, 256, 1, 4)}
+QUICK = {"tiny_n16": ScanShape("tiny N=16", 2, 32, 64, 16, 1), "tiny_n1": ScanShape("tiny N=1", 2, 32, 256, 1, 4)}
 
 
-def make_inputs(s: Shape, device: torch.device, seed: int = 0) -> list[torch.Tensor]:
-    """Mamba's init: dt log-uniform in [1e-3, 0.1] through softplus, A = -(1..N) (S4D-real)."""
-    g = torch.Generator().manual_seed(seed)
-    dt0 = torch.exp(torch.rand(s.dim, generator=g) * (torch.log(torch.tensor(0.1)) - torch.log(torch.tensor(1e-3))) + torch.log(torch.tensor(1e-3)))
-    pre = torch.log(torch.expm1(dt0))[:, None] + 0.5 * torch.randn(s.batch, s.dim, s.L, generator=g)
-    delta = torch.nn.functional.softplus(pre)
-    u = torch.randn(s.batch, s.dim, s.L, generator=g)
-    A = -torch.arange(1, s.d_state + 1, dtype=torch.float32).repeat(s.dim, 1)
-    B = torch.randn(s.batch, s.groups, s.d_state, s.L, generator=g)
-    C = torch.randn(s.batch, s.groups, s.d_state, s.L, generator=g)
-    D = torch.ones(s.dim)
-    return [t.to(device) for t in (u, delta, A, B, C, D)]
+def make_inputs(s: ScanShape, device: torch.device, seed: int = 0) -> list[torch.Tensor]:
+    """(u, delta, A, B, C, D) with delta already through softplus: the public scans take a ready delta."""
+    ins = scan_inputs(s, device=device, seed=seed)
+    delta = torch.nn.functional.softplus(ins["delta"] + ins["delta_bias"][:, None])
+    return [ins["u"], delta, ins["A"], ins["B"], ins["C"], ins["D"]]
 
 
 def _sync(device: torch.device) -> None:
@@ -82,25 +65,12 @@ def time_call(fn, inputs, backward: bool, repeats: int, device, warmup: bool = T
 
 def backends(device: torch.device) -> dict:
     names = ["torch", "reference"] + (["triton"] if device.type == "cuda" else [])
-    return {f"vimvision {b}": (lambda b: lambda u, dl, A, B, C, D: selective_scan_fn(u, dl, A, B, C, D, backend=b))(b) for b in names}
-
-
-def peak_bandwidth(device: torch.device) -> float:
-    """Bytes/s of a large device-to-device copy (read + write)."""
-    x = torch.empty(256 * 2**20, dtype=torch.float32, device=device)
-    y = torch.empty_like(x)
-    y.copy_(x)
-    _sync(device)
-    start = time.perf_counter()
-    for _ in range(10):
-        y.copy_(x)
-    _sync(device)
-    return 2 * x.numel() * 4 * 10 / (time.perf_counter() - start)
+    return {f"vimvision {b}": functools.partial(selective_scan_fn, backend=b) for b in names}
 
 
 def scan_bytes(inputs: list[torch.Tensor]) -> int:
     """Minimum traffic of the forward: read u, delta, B, C, A, D once, write out once."""
-    return sum(t.numel() * t.element_size() for t in inputs) + inputs[0].numel() * inputs[0].element_size()
+    return nbytes(*inputs) + nbytes(inputs[0])
 
 
 def run(shapes: dict, repeats: int, include_quadratic: bool, device: torch.device) -> str:
@@ -120,7 +90,7 @@ def run(shapes: dict, repeats: int, include_quadratic: bool, device: torch.devic
         with torch.no_grad():
             finite = bool(torch.isfinite(fn(*inputs)).all())
         results[(key, name)] = (fwd, both, finite)
-    peak = peak_bandwidth(device) if device.type == "cuda" else None
+    peak = copy_bandwidth(device) if device.type == "cuda" else None
     header = "| shape | implementation | fwd s | fwd+bwd s | fwd vs torch | fwd+bwd vs torch | finite |"
     rows = [header, "|" + "---|" * 7]
     for key, shape in shapes.items():
@@ -128,12 +98,14 @@ def run(shapes: dict, repeats: int, include_quadratic: bool, device: torch.devic
         for name in impls:
             fwd, both, finite = results[(key, name)]
             ratio_b = f"{both / base_b:.1f}x" if both else "skipped"
-            rows.append(f"| {shape.name} | {name} | {fwd:.4f} | {both:.4f} | {fwd / base_f:.1f}x | {ratio_b} | {finite} |"
-                        if both else f"| {shape.name} | {name} | {fwd:.4f} | — | {fwd / base_f:.1f}x | {ratio_b} | {finite} |")
+            both_s = f"{both:.4f}" if both else "—"
+            rows.append(f"| {shape.name} | {name} | {fwd:.4f} | {both_s} | {fwd / base_f:.1f}x | {ratio_b} "
+                        f"| {finite} |")
         if peak:
             fwd = results[(key, "vimvision triton")][0]
             achieved = scan_bytes(make_inputs(shape, device)) / fwd
-            rows.append(f"| {shape.name} | triton fwd bandwidth | {achieved / 1e9:.0f} GB/s of {peak / 1e9:.0f} GB/s ({achieved / peak:.0%}) | | | | |")
+            rows.append(f"| {shape.name} | triton fwd bandwidth | {achieved / 1e9:.0f} GB/s of {peak / 1e9:.0f} GB/s "
+                        f"({achieved / peak:.0%}) | | | | |")
     return "\n".join(rows)
 
 
@@ -152,7 +124,8 @@ def main(argv=None) -> None:
     table = run(QUICK if args.quick else SHAPES, args.repeats, args.include_quadratic, device)
     print(table)
     if args.output:
-        env = f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} threads, {time.strftime('%Y-%m-%d')}"
+        env = (f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} threads, "
+               f"{time.strftime('%Y-%m-%d')}")
         with args.output.open("a") as f:
             f.write(f"\n`python benchmarks/benchmark_ops.py {' '.join(argv or sys.argv[1:])}` ({env})\n\n{table}\n")
 

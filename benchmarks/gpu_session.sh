@@ -20,10 +20,11 @@ part=${1:?usage: gpu_session.sh fetch|kernels|models}
 
 if [ "$part" = fetch ]; then
     mkdir -p .git/info .whl && grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >> .git/info/exclude
-    # pure-Python wheels: mmengine (vimvision.dense registers with it) and what it needs, timm as pinned
+    # pure-Python wheels: mmengine (vimvision.dense registers with it) and what it needs, timm as pinned,
+    # pytest-xdist for the compiled kernel tests' -n 8
     exec python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
         --platform manylinux_2_28_x86_64 -d .whl mmengine==0.10.7 addict==2.4.0 termcolor==3.3.0 yapf==0.43.0 \
-        platformdirs==4.14.7 "timm==$(sed -n 's/^timm==//p' constraints.txt)"
+        platformdirs==4.14.7 pytest-xdist==3.8.0 execnet==2.1.2 "timm==$(sed -n 's/^timm==//p' constraints.txt)"
 fi
 
 OUT=${OUT:-output/gpu_session}

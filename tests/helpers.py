@@ -32,3 +32,17 @@ def torchrun(tool: str, *args: str, nproc: int = 2, check: bool = True) -> subpr
         raise AssertionError(f"torchrun tools/{tool} exited {result.returncode}:\n{result.stdout[-3000:]}\n"
                              f"{result.stderr[-3000:]}")
     return result
+
+
+def assert_triton_matches_torch(build, x: torch.Tensor, grads, **tol) -> None:
+    """A model built by build(kernel_backend) for 'triton' and for 'torch', with the same weights on DEVICE: the
+    output and the gradients that grads(model) picks agree within tol (a loss of sum(out ** 2))."""
+    models = {b: build(b).to(DEVICE) for b in ("torch", "triton")}
+    models["triton"].load_state_dict(models["torch"].state_dict())
+    outs = {}
+    for backend, model in models.items():
+        out = model(x.to(DEVICE))
+        out.square().sum().backward()
+        outs[backend] = (out, *(p.grad for p in grads(model)))
+    for got, want in zip(outs["triton"], outs["torch"]):
+        torch.testing.assert_close(got, want, **tol)

@@ -16,9 +16,10 @@ import time
 from pathlib import Path
 
 import torch
+from tabulate import tabulate
 from tqdm import tqdm
 
-from vimvision.benchmarking import markdown_table, measure_throughput, write_csv
+from vimvision.benchmarking import measure_throughput, write_csv
 from vimvision.factory import create_model
 
 BASELINES = ["deit_tiny_patch16_224", "deit_small_patch16_224", "deit_base_patch16_224",
@@ -91,10 +92,10 @@ def main(argv=None) -> list[dict]:
     env = f"torch {torch.__version__}, {device}, {torch.get_num_threads()} threads, {time.strftime('%Y-%m-%d')}"
     print(f"`python tools/benchmark.py {' '.join(argv or sys.argv[1:])}` ({env})\n")
     header = ["model", "res", "mode", "dtype", "img/s", "peak MiB", *(f"x {b}" for b in args.baselines)]
-    print(markdown_table(header, [
+    print(tabulate([
         [r["model"], r["img_size"], r["mode"], r["dtype"], f"{r['img_per_s']:.1f}",
          f"{r['peak_mem_mib']:.0f}" if r["peak_mem_mib"] is not None else "-", *(r[f"x_{b}"] for b in args.baselines)]
-        for r in rows]))
+        for r in rows], headers=header, tablefmt="github", disable_numparse=True))
     return rows
 
 

@@ -16,20 +16,17 @@ import subprocess
 import sys
 import tempfile
 
-if os.environ.get("TRITON_INTERPRET") == "1":
-    sys.exit("tools/compile_kernels.py: unset TRITON_INTERPRET (the interpreter replaces the compiler)")
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.backends.nvidia.compiler import get_ptxas
+from triton.compiler import ASTSource
 
-import triton  # noqa: E402
-from triton.backends.compiler import GPUTarget  # noqa: E402
-from triton.backends.nvidia.compiler import get_ptxas  # noqa: E402
-from triton.compiler import ASTSource  # noqa: E402
-
-from vimvision.kernels.add_norm import fused as add_norm  # noqa: E402
-from vimvision.kernels.causal_conv1d import fused as conv  # noqa: E402
-from vimvision.kernels.cross_scan import fused as cross  # noqa: E402
-from vimvision.kernels.forgetting_attention import fused as fox  # noqa: E402
-from vimvision.kernels.selective_scan import fused as scan  # noqa: E402
-from vimvision.kernels.selective_scan import fused_tiled as scan_tiled  # noqa: E402
+from vimvision.kernels.add_norm import fused as add_norm
+from vimvision.kernels.causal_conv1d import fused as conv
+from vimvision.kernels.cross_scan import fused as cross
+from vimvision.kernels.forgetting_attention import fused as fox
+from vimvision.kernels.selective_scan import fused as scan
+from vimvision.kernels.selective_scan import fused_tiled as scan_tiled
 
 
 def compile_for_gpu(kernel, types: dict, constexprs: dict, arch: int, num_warps: int = 4):
@@ -112,8 +109,8 @@ def _fox_cases():
     for act in ("fp32", "bf16"):
         for D in (32, 64):
             meta = dict(D=D, BLOCK_M=32, BLOCK_N=32)
-            io = dict(q_ptr=f"*{act}", k_ptr=f"*{act}", v_ptr=f"*{act}", cf_ptr="*fp32", cb_ptr="*fp32", lse_ptr="*fp32",
-                      L="i32", scale="fp32")
+            io = dict(q_ptr=f"*{act}", k_ptr=f"*{act}", v_ptr=f"*{act}", cf_ptr="*fp32", cb_ptr="*fp32",
+                      lse_ptr="*fp32", L="i32", scale="fp32")
             yield fox._fwd_kernel, dict(io, o_ptr=f"*{act}"), meta
             grads = dict(io, do_ptr=f"*{act}", delta_ptr="*fp32", dcf_ptr="*fp32", dcb_ptr="*fp32")
             yield fox._bwd_kv_kernel, dict(grads, dk_ptr=f"*{act}", dv_ptr=f"*{act}"), meta
@@ -125,8 +122,11 @@ def main(argv=None) -> int:
     p.add_argument("--arch", type=int, default=90, help="CUDA compute capability x10 (80, 89, 90, ...)")
     p.add_argument("--report", action="store_true", help="print registers and spills of every configuration")
     args = p.parse_args(argv)
+    if os.environ.get("TRITON_INTERPRET") == "1":  # the kernels were defined for the interpreter, not the compiler
+        sys.exit("tools/compile_kernels.py: unset TRITON_INTERPRET (the interpreter replaces the compiler)")
     failures = 0
-    for kernel, types, constexprs in (*_scan_cases(), *_conv_cases(), *_add_norm_cases(), *_cross_cases(), *_fox_cases()):
+    cases = (*_scan_cases(), *_conv_cases(), *_add_norm_cases(), *_cross_cases(), *_fox_cases())
+    for kernel, types, constexprs in cases:
         label = f"{kernel.__name__} {sorted(set(types.values()) - {'i32', 'fp32', '*fp32'}) or ['fp32']} {constexprs}"
         try:
             compiled = compile_for_gpu(kernel, types, constexprs, args.arch)
@@ -134,7 +134,8 @@ def main(argv=None) -> int:
         except Exception as e:  # report every failing configuration, not just the first
             failures += 1
             print(f"FAIL  {label}\n      {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
-    print(f"{failures} of the configurations failed to compile for sm_{args.arch}" if failures else f"all compiled for sm_{args.arch}")
+    print(f"{failures} of the configurations failed to compile for sm_{args.arch}" if failures
+          else f"all compiled for sm_{args.arch}")
     return 1 if failures else 0
 
 

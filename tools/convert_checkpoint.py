@@ -19,15 +19,16 @@ from pathlib import Path
 import timm
 from timm.utils import ParseKwargs
 
-from vimvision.models._checkpoint import load_strict, pick_state_dict, read_checkpoint
+from vimvision.models import FamilyModel, load_strict, pick_state_dict, read_checkpoint
 
 
 def convert(model_name: str, source: Path, use_ema: bool = False, model_kwargs: dict | None = None):
     """Returns (converted state dict, report {kept, renamed, reshaped, dropped, missing})."""
     model = timm.create_model(model_name, **(model_kwargs or {}))
-    filter_fn = sys.modules[type(model).__module__].checkpoint_filter_fn
+    if not isinstance(model, FamilyModel):
+        raise ValueError(f"--model {model_name!r} is not a Vim or VMamba model (nothing to convert its files from)")
     original = pick_state_dict(read_checkpoint(source), use_ema)
-    converted = filter_fn(dict(original), model)
+    converted = model.filter_checkpoint(dict(original))
     by_identity = {id(v): k for k, v in converted.items()}
     report: dict = {"kept": [], "renamed": {}, "reshaped": [], "dropped": [], "missing": []}
     for key, value in original.items():

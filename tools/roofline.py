@@ -18,36 +18,19 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-if not torch.cuda.is_available():
-    os.environ.setdefault("TRITON_INTERPRET", "1")
-
-from vimvision.kernels import selective_scan_fn  # noqa: E402
-from vimvision.kernels.selective_scan.activations import GATE_IDS  # noqa: E402
-from vimvision.kernels.selective_scan.op import KERNEL_PAIRS  # noqa: E402
+from vimvision.benchmarking import ScanShape, copy_bandwidth, median_seconds, nbytes, scan_inputs
+from vimvision.kernels import selective_scan_fn
+from vimvision.kernels.selective_scan.activations import GATE_IDS
+from vimvision.kernels.selective_scan.op import KERNEL_PAIRS
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 # |got - ref| / |ref| above which a check fails: fp32 arithmetic, then the inputs' own rounding
 LIMITS = {"fp32": 1e-4, "bf16": 2e-2, "fp16": 4e-3}
 GRADS = ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")
-
-
-@dataclass(frozen=True)
-class ScanShape:
-    """One launch as the model makes it: Vim scans each direction separately (z gate, 1 group);
-    SS2D scans two routes per launch (2 groups, dim = 2 * d_inner), the second launch reversed."""
-
-    name: str
-    batch: int
-    dim: int
-    L: int
-    d_state: int
-    groups: int
-    has_z: bool
 
 
 SHAPES = [
@@ -59,23 +42,6 @@ SHAPES = [
     ScanShape("VMamba-T stage 4", 128, 1536, 49, 1, 2, False),
 ]
 QUICK = [ScanShape("tiny N=16", 1, 8, 20, 16, 1, True), ScanShape("tiny N=1", 2, 8, 40, 1, 2, False)]
-
-
-def make_inputs(s: ScanShape, batch: int, dtype: torch.dtype, device, seed: int = 0) -> dict:
-    """Mamba's init: dt bias log-uniform in [1e-3, 0.1] through softplus, A = -(1..N) (S4D-real)."""
-    g = torch.Generator().manual_seed(seed)
-    dt0 = torch.exp(torch.rand(s.dim, generator=g) * (math.log(0.1) - math.log(1e-3)) + math.log(1e-3))
-    act = lambda *shape: torch.randn(*shape, generator=g).to(device, dtype)  # noqa: E731
-    return dict(
-        u=act(batch, s.dim, s.L),
-        delta=(0.5 * torch.randn(batch, s.dim, s.L, generator=g)).to(device, dtype),
-        A=-torch.arange(1, s.d_state + 1, dtype=torch.float32).repeat(s.dim, 1).to(device),
-        B=act(batch, s.groups, s.d_state, s.L),
-        C=act(batch, s.groups, s.d_state, s.L),
-        D=torch.ones(s.dim, device=device),
-        z=act(batch, s.dim, s.L) if s.has_z else None,
-        delta_bias=torch.log(torch.expm1(dt0)).to(device),
-    )
 
 
 def _launch_args(ins: dict) -> list:
@@ -94,65 +60,42 @@ def _rel(got: torch.Tensor, ref: torch.Tensor) -> float:
 
 def check(s: ScanShape, kernel: str, dtype: str, device, batch: int) -> float:
     """Largest relative error over the output and every gradient, against float64."""
-    ins = make_inputs(s, batch, DTYPES[dtype], device)
+    ins = scan_inputs(s, batch, DTYPES[dtype], device)
     leaves = {k: v.double().requires_grad_() for k, v in ins.items() if v is not None}
     ref = selective_scan_fn(**leaves, delta_softplus=True, backend="torch")
     dout = torch.randn(ref.shape, generator=torch.Generator().manual_seed(1)).to(device)
     ref_grads = torch.autograd.grad(ref, list(leaves.values()), dout)
     args = _launch_args(ins)
-    _poison(device, 4 * _nbytes(*ins.values()))
+    _poison(device, 4 * nbytes(*ins.values()))
     pair = KERNEL_PAIRS[kernel]
     out, ckpt = pair.scan_fwd(*args, True, GATE_IDS["silu"], False)
-    _poison(device, 4 * _nbytes(*ins.values()))
+    _poison(device, 4 * nbytes(*ins.values()))
     grads = pair.scan_bwd(dout.to(out.dtype), *args, ckpt, True, GATE_IDS["silu"], False)
     present = [g for g, k in zip(grads, GRADS) if ins[k] is not None]
     errors = [_rel(out, ref)] + [_rel(g, r) for g, r in zip(present, ref_grads)]
     return float("nan") if any(math.isnan(e) for e in errors) else max(errors)
 
 
-def timed(fn, device) -> float:
-    """Median seconds: CUDA events through do_bench on a GPU, a wall clock elsewhere."""
-    if device.type == "cuda":
-        import triton.testing
-
-        return triton.testing.do_bench(fn, warmup=25, rep=100, return_mode="median") / 1e3
-    fn()
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def copy_bandwidth(device, numel: int) -> float:
-    """Bytes/s of a device-to-device copy, counting bytes read plus bytes written."""
-    x = torch.randn(numel, device=device)
-    y = torch.empty_like(x)
-    return 2 * x.numel() * 4 / timed(lambda: y.copy_(x), device)
-
-
-def _nbytes(*tensors) -> int:
-    return sum(t.numel() * t.element_size() for t in tensors if t is not None)
-
-
 def least_bytes(ins: dict) -> tuple[int, int]:
     """(forward, backward) traffic if every input is read once and every output written once; the
     backward reads dout and writes du, ddelta, dz, and dB, dC in fp32 (the kernels accumulate them)."""
     u = ins["u"]
-    fwd = _nbytes(*ins.values()) + _nbytes(u)
+    fwd = nbytes(*ins.values()) + nbytes(u)
     grad_bc = 2 * ins["B"].numel() * 4
-    bwd = _nbytes(*ins.values()) + _nbytes(u) + _nbytes(u, ins["delta"], ins["z"]) + grad_bc
+    bwd = nbytes(*ins.values()) + nbytes(u) + nbytes(u, ins["delta"], ins["z"]) + grad_bc
     return fwd, bwd
 
 
 def speed(s: ScanShape, dtype: str, device, peak: float) -> list[dict]:
-    ins = make_inputs(s, s.batch, DTYPES[dtype], device)
+    ins = scan_inputs(s, s.batch, DTYPES[dtype], device)
     args = _launch_args(ins)
     fwd_bytes, bwd_bytes = least_bytes(ins)
     rows = []
     for kernel, pair in KERNEL_PAIRS.items():
         out, ckpt = pair.scan_fwd(*args, True, GATE_IDS["silu"], False)
         dout = torch.randn_like(out)
-        t_fwd = timed(lambda: pair.scan_fwd(*args, True, GATE_IDS["silu"], False), device)
-        t_bwd = timed(lambda: pair.scan_bwd(dout, *args, ckpt, True, GATE_IDS["silu"], False), device)
+        t_fwd = median_seconds(lambda: pair.scan_fwd(*args, True, GATE_IDS["silu"], False), device)
+        t_bwd = median_seconds(lambda: pair.scan_bwd(dout, *args, ckpt, True, GATE_IDS["silu"], False), device)
         rows.append(dict(impl=f"triton {kernel}", fwd=t_fwd, both=t_fwd + t_bwd,
                          fwd_peak=fwd_bytes / t_fwd / peak, both_peak=(fwd_bytes + bwd_bytes) / (t_fwd + t_bwd) / peak))
     leaves = {k: v.detach().requires_grad_() for k, v in ins.items() if v is not None}
@@ -162,14 +105,15 @@ def speed(s: ScanShape, dtype: str, device, peak: float) -> list[dict]:
         torch.autograd.grad(y, list(leaves.values()), torch.ones_like(y))
 
     with torch.no_grad():
-        t_fwd = timed(lambda: selective_scan_fn(**leaves, delta_softplus=True, backend="torch"), device)
-    t_both = timed(torch_both, device)
+        t_fwd = median_seconds(lambda: selective_scan_fn(**leaves, delta_softplus=True, backend="torch"), device)
+    t_both = median_seconds(torch_both, device)
     rows.append(dict(impl="torch backend", fwd=t_fwd, both=t_both,
                      fwd_peak=fwd_bytes / t_fwd / peak, both_peak=(fwd_bytes + bwd_bytes) / t_both / peak))
     return rows
 
 
-def run(shapes: list[ScanShape], device, check_batch: int, check_dtypes: list[str], time_dtypes: list[str]) -> tuple[str, bool]:
+def run(shapes: list[ScanShape], device, check_batch: int, check_dtypes: list[str],
+        time_dtypes: list[str]) -> tuple[str, bool]:
     peak = copy_bandwidth(device, 2**28 if device.type == "cuda" else 2**20)
     lines = [f"Copy bandwidth (read + write): {peak / 1e9:.0f} GB/s", "",
              "| shape | kernel | " + " | ".join(f"rel err {d}" for d in check_dtypes) + " |",
@@ -204,6 +148,9 @@ def main(argv=None) -> int:
     p.add_argument("--time-dtypes", nargs="*", default=["bf16", "fp32"], choices=list(DTYPES))
     p.add_argument("--output", type=Path, default=None, help="append the tables (markdown) to this file")
     args = p.parse_args(argv)
+    if not torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1":
+        sys.exit("tools/roofline.py: no CUDA device; run on a GPU, or with TRITON_INTERPRET=1 for a smoke test in "
+                 "Triton's interpreter (--quick)")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     table, ok = run(QUICK if args.quick else SHAPES, device, args.check_batch, args.check_dtypes, args.time_dtypes)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU (Triton interpreter)"

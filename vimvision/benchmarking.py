@@ -1,12 +1,15 @@
 """Timing and reporting shared by the tools that measure: model throughput (median of timed runs after
-warm-up, synchronized on GPU) and the CSV / markdown tables the results land in."""
+warm-up, synchronized on GPU), the scan's inputs at a model's launch shape, the copy-bandwidth roof, and the
+CSV files the results land in (markdown tables: tabulate)."""
 from __future__ import annotations
 
 import csv
+import math
 import statistics
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -56,8 +59,62 @@ def write_csv(rows: Sequence[dict], path: Path) -> None:
         writer.writerows(rows)
 
 
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
-    """A GitHub markdown table; cells are written with str()."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
+@dataclass(frozen=True)
+class ScanShape:
+    """One selective-scan launch as a model makes it: Vim scans each direction separately (z gate, 1 group);
+    SS2D scans several routes per launch (`groups` routes, dim = groups * d_inner)."""
+
+    name: str
+    batch: int
+    dim: int
+    L: int
+    d_state: int
+    groups: int
+    has_z: bool = False
+
+
+def scan_inputs(s: ScanShape, batch: Optional[int] = None, dtype: torch.dtype = torch.float32, device="cpu",
+                seed: int = 0) -> dict:
+    """selective_scan_fn's inputs by Mamba's init: dt bias log-uniform in [1e-3, 0.1] through softplus, A = -(1..N)
+    (S4D-real), delta a pre-softplus activation around the bias (use with delta_softplus=True)."""
+    g = torch.Generator().manual_seed(seed)
+    batch = batch or s.batch
+    dt0 = torch.exp(torch.rand(s.dim, generator=g) * (math.log(0.1) - math.log(1e-3)) + math.log(1e-3))
+
+    def act(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=g).to(device, dtype)
+
+    return dict(
+        u=act(batch, s.dim, s.L),
+        delta=(0.5 * torch.randn(batch, s.dim, s.L, generator=g)).to(device, dtype),
+        A=-torch.arange(1, s.d_state + 1, dtype=torch.float32).repeat(s.dim, 1).to(device),
+        B=act(batch, s.groups, s.d_state, s.L),
+        C=act(batch, s.groups, s.d_state, s.L),
+        D=torch.ones(s.dim, device=device),
+        z=act(batch, s.dim, s.L) if s.has_z else None,
+        delta_bias=torch.log(torch.expm1(dt0)).to(device),
+    )
+
+
+def nbytes(*tensors: Optional[torch.Tensor]) -> int:
+    return sum(t.numel() * t.element_size() for t in tensors if t is not None)
+
+
+def median_seconds(fn, device: torch.device) -> float:
+    """Median seconds of fn(): CUDA events through Triton's do_bench on a GPU, one warm-up then one wall-clock
+    run elsewhere (CPU figures from it are smoke tests, not measurements)."""
+    if device.type == "cuda":
+        import triton.testing
+
+        return triton.testing.do_bench(fn, warmup=25, rep=100, return_mode="median") / 1e3
+    fn()
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def copy_bandwidth(device: torch.device, numel: int = 2**28) -> float:
+    """Bytes/s of a device-to-device fp32 copy, counting bytes read plus bytes written: the memory roof."""
+    x = torch.randn(numel, device=device)
+    y = torch.empty_like(x)
+    return 2 * nbytes(x) / median_seconds(lambda: y.copy_(x), device)

@@ -40,7 +40,8 @@ def _conv_fwd_kernel(x_ptr, w_ptr, b_ptr, out_ptr, L, dim,
     t = pid_l * BLOCK_L + tl.arange(0, BLOCK_L)
     e_mask = e < dim
     row = (pid_b * dim + e) * L
-    bias = tl.load(b_ptr + e, mask=e_mask, other=0.0).to(tl.float32) if HAS_BIAS else tl.zeros([BLOCK_E], dtype=tl.float32)
+    bias = (tl.load(b_ptr + e, mask=e_mask, other=0.0).to(tl.float32) if HAS_BIAS
+            else tl.zeros([BLOCK_E], dtype=tl.float32))
     acc = _preact(x_ptr, w_ptr, bias, row, e, e_mask, t, L, WIDTH, REVERSE)
     if SILU:
         acc = acc * tl.sigmoid(acc)
@@ -71,7 +72,8 @@ def _conv_bwd_kernel(x_ptr, w_ptr, b_ptr, dout_ptr, dx_ptr, dw_part_ptr, db_part
     t = pid_l * BLOCK_L + tl.arange(0, BLOCK_L)
     e_mask = e < dim
     row = (pid_b * dim + e) * L
-    bias = tl.load(b_ptr + e, mask=e_mask, other=0.0).to(tl.float32) if HAS_BIAS else tl.zeros([BLOCK_E], dtype=tl.float32)
+    bias = (tl.load(b_ptr + e, mask=e_mask, other=0.0).to(tl.float32) if HAS_BIAS
+            else tl.zeros([BLOCK_E], dtype=tl.float32))
     mask = e_mask[:, None] & (t < L)[None, :]
     dx = tl.zeros([BLOCK_E, BLOCK_L], dtype=tl.float32)
     part = ((pid_b * n_l_blocks + pid_l) * dim + e) * WIDTH

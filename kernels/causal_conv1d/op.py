@@ -28,7 +28,8 @@ def _(x, weight, bias, silu, reverse):
 
 @causal_conv1d_bwd.register_fake
 def _(dout, x, weight, bias, silu, reverse):
-    return [torch.empty_like(x), torch.empty_like(weight), torch.empty_like(bias) if bias is not None else x.new_empty(0)]
+    dbias = torch.empty_like(bias) if bias is not None else x.new_empty(0)
+    return [torch.empty_like(x), torch.empty_like(weight), dbias]
 
 
 def _setup_context(ctx, inputs, output):

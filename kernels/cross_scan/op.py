@@ -39,7 +39,8 @@ def _scan_backward(ctx, g):
 
 
 def _merge_backward(ctx, g):
-    return cross_scan(g.contiguous().view(*g.shape[:2], *ctx.hw), ctx.routes).view(g.shape[0], ctx.routes, g.shape[1], *ctx.hw)
+    routes = cross_scan(g.contiguous().view(*g.shape[:2], *ctx.hw), ctx.routes)
+    return routes.view(g.shape[0], ctx.routes, g.shape[1], *ctx.hw)
 
 
 cross_scan.register_autograd(_scan_backward, setup_context=_save_layout)

@@ -32,7 +32,7 @@ def _fwd_kernel(q_ptr, k_ptr, v_ptr, cf_ptr, cb_ptr, o_ptr, lse_ptr, L, scale,
     cf_i = tl.load(cf_ptr + bh * L + i, mask=qmask, other=0.0)
     cb_i = tl.load(cb_ptr + bh * L + i, mask=qmask, other=0.0)
     m = tl.full([BLOCK_M], float("-inf"), tl.float32)
-    l = tl.zeros([BLOCK_M], tl.float32)
+    row_sum = tl.zeros([BLOCK_M], tl.float32)
     acc = tl.zeros([BLOCK_M, D], tl.float32)
     for start in range(0, L, BLOCK_N):
         j = start + tl.arange(0, BLOCK_N)
@@ -45,12 +45,12 @@ def _fwd_kernel(q_ptr, k_ptr, v_ptr, cf_ptr, cb_ptr, o_ptr, lse_ptr, L, scale,
         m_new = tl.maximum(m, tl.max(s, axis=1))
         p = tl.exp(s - m_new[:, None])
         alpha = tl.exp(m - m_new)
-        l = l * alpha + tl.sum(p, axis=1)
+        row_sum = row_sum * alpha + tl.sum(p, axis=1)
         acc = acc * alpha[:, None] + tl.dot(p, v)
         m = m_new
-    out = acc / l[:, None]
+    out = acc / row_sum[:, None]
     tl.store(o_ptr + base + i[:, None] * D + d[None, :], out.to(o_ptr.dtype.element_ty), mask=qmask[:, None])
-    tl.store(lse_ptr + bh * L + i, m + tl.log(l), mask=qmask)
+    tl.store(lse_ptr + bh * L + i, m + tl.log(row_sum), mask=qmask)
 
 
 @triton.jit
@@ -141,7 +141,8 @@ def fox_fwd(q, k, v, cf, cb, scale: float):
     out = torch.empty_like(q)
     lse = torch.empty(BH, L, device=q.device, dtype=torch.float32)
     meta = _blocks(L, D)
-    torch.library.wrap_triton(_fwd_kernel)[(BH, triton.cdiv(L, meta["BLOCK_M"]))](q, k, v, cf, cb, out, lse, L, scale, **meta)
+    grid = (BH, triton.cdiv(L, meta["BLOCK_M"]))
+    torch.library.wrap_triton(_fwd_kernel)[grid](q, k, v, cf, cb, out, lse, L, scale, **meta)
     return out, lse
 
 

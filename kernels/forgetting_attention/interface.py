@@ -17,7 +17,8 @@ def forgetting_attention_fn(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, l
     backend: 'triton' (the fused kernel; head_dim a power of two >= 16), 'torch' and 'reference' (both
     the reference: SDPA with the materialized bias), 'auto' (triton on CUDA, torch otherwise)."""
     backend = resolve_backend(backend, q, "forgetting_attention_fn")
-    if q.dim() != 4 or k.shape != q.shape or v.shape != q.shape or log_fwd.shape != q.shape[:3] or log_bwd.shape != q.shape[:3]:
+    if (q.dim() != 4 or k.shape != q.shape or v.shape != q.shape or log_fwd.shape != q.shape[:3]
+            or log_bwd.shape != q.shape[:3]):
         raise ValueError(f"forgetting_attention_fn: q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}, "
                          f"log_fwd {tuple(log_fwd.shape)}, log_bwd {tuple(log_bwd.shape)}; expected q, k, v "
                          "(batch, heads, L, head_dim) and log-gates (batch, heads, L)")

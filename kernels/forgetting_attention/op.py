@@ -8,7 +8,8 @@ from . import fused
 
 
 @torch.library.triton_op("vimvision::forgetting_attention", mutates_args=())
-def forgetting_attention(q: Tensor, k: Tensor, v: Tensor, cf: Tensor, cb: Tensor, scale: float) -> tuple[Tensor, Tensor]:
+def forgetting_attention(q: Tensor, k: Tensor, v: Tensor, cf: Tensor, cb: Tensor,
+                         scale: float) -> tuple[Tensor, Tensor]:
     """(batch * heads, L, head_dim) inputs, (batch * heads, L) cumulative log-gates -> (out, row log-sum-exp)."""
     return fused.fox_fwd(q, k, v, cf, cb, scale)
 

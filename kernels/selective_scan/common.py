@@ -74,9 +74,12 @@ def _program_setup(A_ptr, B_ptr, C_ptr, D_ptr, bias_ptr, L, dim, dim_per_group,
     dn = d[:, None] * N + n[None, :]
     A = tl.load(A_ptr + dn, mask=dn_mask, other=0.0).to(tl.float32)
     Dv = tl.load(D_ptr + d, mask=d_mask, other=0.0).to(tl.float32) if HAS_D else tl.zeros([BLOCK_D], dtype=tl.float32)
-    bias = tl.load(bias_ptr + d, mask=d_mask, other=0.0).to(tl.float32) if HAS_BIAS else tl.zeros([BLOCK_D], dtype=tl.float32)
-    Bt = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32) if B_VAR else tl.load(B_ptr + dn, mask=dn_mask, other=0.0).to(tl.float32)
-    Ct = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32) if C_VAR else tl.load(C_ptr + dn, mask=dn_mask, other=0.0).to(tl.float32)
+    bias = (tl.load(bias_ptr + d, mask=d_mask, other=0.0).to(tl.float32) if HAS_BIAS
+            else tl.zeros([BLOCK_D], dtype=tl.float32))
+    Bt = (tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32) if B_VAR
+          else tl.load(B_ptr + dn, mask=dn_mask, other=0.0).to(tl.float32))
+    Ct = (tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32) if C_VAR
+          else tl.load(C_ptr + dn, mask=dn_mask, other=0.0).to(tl.float32))
     seq = (pid_b * dim + d) * L
     bc = ((pid_b * (dim // dim_per_group) + pid_g) * N + n) * L
     return pid_b, d, d_mask, n, n_mask, dn_mask, A, Dv, bias, Bt, Ct, seq, bc

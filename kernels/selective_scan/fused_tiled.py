@@ -16,8 +16,7 @@ from functools import partial
 import triton
 import triton.language as tl
 
-from .common import (_add_param_grads, _gate, _gate_grad, _load_dt, _position, _program_setup, launch_bwd,
-                     launch_fwd)
+from .common import _add_param_grads, _gate, _gate_grad, _load_dt, _position, _program_setup, launch_bwd, launch_fwd
 
 LOG2E = tl.constexpr(1.4426950408889634)
 

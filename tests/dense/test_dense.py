@@ -38,8 +38,8 @@ def test_vim_backbone_any_size_both_necks(fixtures_dir):
 
 
 def test_wrong_checkpoint_is_named(fixtures_dir):
-    backbone = MODELS.build(dict(type="VimBackbone", model_name="vim_tiny", depth=3,
-                                 init_cfg=dict(type="Pretrained", checkpoint=str(fixtures_dir / "vim_tiny_depth2.pth"))))
+    init = dict(type="Pretrained", checkpoint=str(fixtures_dir / "vim_tiny_depth2.pth"))
+    backbone = MODELS.build(dict(type="VimBackbone", model_name="vim_tiny", depth=3, init_cfg=init))
     with pytest.raises(ValueError, match="missing keys .*layers.2.mixer"):
         backbone.init_weights()
 

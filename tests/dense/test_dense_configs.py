@@ -2,8 +2,6 @@
 section builds from the registry and feeds the neck/head the channels the config declares."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 from mmengine.config import Config

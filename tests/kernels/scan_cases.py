@@ -7,7 +7,8 @@ import torch
 
 # (rtol, atol) for the forward, after mamba-ssm's selective-scan tests; gradients get a wider
 # band because they sum over batch and time: du 2x, ddelta 5x/10x, weights 1e-3 floors.
-TOL = {torch.float32: (6e-4, 2e-3), torch.float16: (3e-3, 5e-3), torch.bfloat16: (3e-2, 5e-2), torch.float64: (1e-10, 1e-10)}
+TOL = {torch.float32: (6e-4, 2e-3), torch.float16: (3e-3, 5e-3), torch.bfloat16: (3e-2, 5e-2),
+       torch.float64: (1e-10, 1e-10)}
 INPUT_NAMES = ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")
 
 
@@ -69,6 +70,7 @@ def assert_scan_close(got, want, dtype) -> None:
         ref = g.float()
         # gradients are sums of many terms: compare relative to the tensor's own magnitude
         torch.testing.assert_close(
-            got[2][k].float(), ref, rtol=rtol * scale[k] * 2, atol=atol * scale[k] * max(1.0, ref.abs().max().item() / 10),
+            got[2][k].float(), ref, rtol=rtol * scale[k] * 2,
+            atol=atol * scale[k] * max(1.0, ref.abs().max().item() / 10),
             msg=lambda m, k=k: f"gradient of {k}: {m}",
         )

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tests.helpers import DEVICE
 
+from tests.helpers import DEVICE
 from vimvision.kernels.add_norm import add_norm_fn
 
 TOL = {torch.float32: (1e-5, 1e-5), torch.bfloat16: (2e-2, 2e-2), torch.float16: (2e-3, 2e-3)}

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tests.helpers import DEVICE
 
+from tests.helpers import DEVICE
 from vimvision.kernels.causal_conv1d import causal_conv1d_fn
 
 TOL = {torch.float32: (1e-5, 1e-5), torch.bfloat16: (2e-2, 2e-2), torch.float16: (2e-3, 2e-3)}
@@ -37,7 +37,8 @@ def test_matches_reference(backend, reverse, batch, dim, L, width, activation, b
     rtol, atol = TOL[dtype]
     for name, got, want in zip(("out", "dx", "dweight", "dbias"), run(backend), run("reference")):
         scale = max(1.0, want.abs().max().item())
-        torch.testing.assert_close(got.float(), want.float(), rtol=rtol, atol=atol * scale, msg=lambda m, n=name: f"{n}: {m}")
+        torch.testing.assert_close(got.float(), want.float(), rtol=rtol, atol=atol * scale,
+                                   msg=lambda m, n=name: f"{n}: {m}")
 
 
 def test_bad_arguments_are_named():

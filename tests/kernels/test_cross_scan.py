@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tests.helpers import DEVICE
 
+from tests.helpers import DEVICE
 from vimvision.kernels.cross_scan import cross_merge_fn, cross_scan_fn
 
 

@@ -8,8 +8,7 @@ import torch
 import torch.nn.functional as F
 
 import vimvision  # noqa: F401
-from tests.helpers import DEVICE
-
+from tests.helpers import DEVICE, assert_triton_matches_torch
 from vimvision.kernels.forgetting_attention import decay_bias, forgetting_attention_fn
 from vimvision.layers.forgetting_attention import ForgettingAttention
 
@@ -35,7 +34,8 @@ def test_decay_bias_matches_its_definition():
     g = torch.Generator().manual_seed(0)
     log_fwd = F.logsigmoid(torch.randn(2, 3, 9, generator=g))
     log_bwd = F.logsigmoid(torch.randn(2, 3, 9, generator=g))
-    torch.testing.assert_close(decay_bias(log_fwd, log_bwd).double(), decay_bias_ref(log_fwd, log_bwd), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(decay_bias(log_fwd, log_bwd).double(), decay_bias_ref(log_fwd, log_bwd),
+                               atol=1e-5, rtol=1e-5)
 
 
 def test_directions_are_independent_and_diagonal_is_zero():
@@ -118,15 +118,8 @@ def test_kernel_rejects_bad_shapes():
 
 def test_fox_model_triton_path_matches_torch_path():
     torch.manual_seed(0)
-    x = torch.randn(2, 3, 32, 32, device=DEVICE)
-    models = {b: timm.create_model("vim_fox_tiny", depth=2, img_size=32, num_classes=4, kernel_backend=b).to(DEVICE)
-              for b in ("torch", "triton")}
-    models["triton"].load_state_dict(models["torch"].state_dict())
-    outs = {}
-    for backend, model in models.items():
-        out = model(x)
-        out.square().sum().backward()
-        outs[backend] = (out, model.layers[0].mixer.forget_gate.weight.grad, model.layers[1].mixer.qkv.weight.grad)
     tol = dict(rtol=1e-3, atol=1e-4) if DEVICE.type == "cpu" else FP32_DOT_TOL
-    for got, want in zip(outs["triton"], outs["torch"]):
-        torch.testing.assert_close(got, want, **tol)
+    assert_triton_matches_torch(
+        lambda b: timm.create_model("vim_fox_tiny", depth=2, img_size=32, num_classes=4, kernel_backend=b),
+        torch.randn(2, 3, 32, 32), lambda m: (m.layers[0].mixer.forget_gate.weight, m.layers[1].mixer.qkv.weight),
+        **tol)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from tests.helpers import DEVICE
 from tests.kernels.scan_cases import Case
-
 from vimvision.kernels import scan_flops, selective_scan_fn
 
 

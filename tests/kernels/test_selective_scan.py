@@ -5,9 +5,9 @@ import dataclasses
 
 import pytest
 import torch
+
 from tests.helpers import DEVICE
 from tests.kernels.scan_cases import Case, assert_scan_close, run_scan
-
 from vimvision.kernels import selective_scan_fn
 from vimvision.kernels.selective_scan import KERNELS
 from vimvision.kernels.selective_scan.activations import GATE_IDS
@@ -50,7 +50,8 @@ TRITON_CASES = [
 
 def _id(c: Case) -> str:
     default = Case()
-    return "-".join(f"{f.name}={getattr(c, f.name)}" for f in dataclasses.fields(c) if getattr(c, f.name) != getattr(default, f.name)) or "default"
+    changed = [f.name for f in dataclasses.fields(c) if getattr(c, f.name) != getattr(default, f.name)]
+    return "-".join(f"{name}={getattr(c, name)}" for name in changed) or "default"
 
 
 def _compare(case: Case, backend: str, **kw) -> None:
@@ -102,6 +103,7 @@ def test_kernels_share_checkpoints():
     (out_s, ckpt_s), (out_t, ckpt_t) = runs["sequential"], runs["tiled"]
     assert ckpt_s.shape == ckpt_t.shape == (case.batch, case.dim, 3, case.d_state)
     torch.testing.assert_close(ckpt_t, ckpt_s, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(out_t, out_s, rtol=1e-5, atol=1e-5)
     dout = torch.randn_like(out_s)
     crossed = KERNEL_PAIRS["tiled"].scan_bwd(dout, *args, ckpt_s, True, GATE_IDS["silu"], False, chunk=16)
     native = KERNEL_PAIRS["sequential"].scan_bwd(dout, *args, ckpt_s, True, GATE_IDS["silu"], False, chunk=16)
@@ -159,7 +161,8 @@ def test_three_dim_B_C_mean_one_group():
     torch.testing.assert_close(got[2]["B"], want[2]["B"][:, 0], rtol=1e-3, atol=2e-3)
 
 
-@pytest.mark.parametrize("backend,L,kernel", [("torch", 16384, None), ("triton", 2048, "sequential"), ("triton", 640, "tiled")])
+@pytest.mark.parametrize("backend,L,kernel",
+                         [("torch", 16384, None), ("triton", 2048, "sequential"), ("triton", 640, "tiled")])
 def test_long_sequence_and_large_delta_stay_finite(backend, L, kernel, monkeypatch):
     """No NaN/inf when decays underflow to zero (large delta) over long sequences."""
     if kernel:

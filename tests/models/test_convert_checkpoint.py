@@ -4,13 +4,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import timm
 import torch
 
 import vimvision  # noqa: F401
-
 from tests.helpers import TOOLS
 
 TOOL = TOOLS / "convert_checkpoint.py"
@@ -18,9 +16,9 @@ TOOL = TOOLS / "convert_checkpoint.py"
 
 def test_vim_conversion_round_trip(fixtures_dir, tmp_path):
     out, report = tmp_path / "vim.safetensors", tmp_path / "report.json"
-    subprocess.run([sys.executable, str(TOOL), "--model", "vim_tiny", "--input", str(fixtures_dir / "vim_tiny_depth2.pth"),
-                    "--output", str(out), "--model-kwargs", "depth=2", "--report", str(report)], check=True,
-                   capture_output=True)
+    subprocess.run([sys.executable, str(TOOL), "--model", "vim_tiny", "--input",
+                    str(fixtures_dir / "vim_tiny_depth2.pth"), "--output", str(out), "--model-kwargs", "depth=2",
+                    "--report", str(report)], check=True, capture_output=True)
     keys = json.loads(report.read_text())
     assert len(keys["kept"]) == 41 and not keys["dropped"] and not keys["missing"] and not keys["reshaped"]
     io = torch.load(fixtures_dir / "vim_tiny_depth2.io.pt", weights_only=True)

@@ -9,6 +9,7 @@ import timm
 import torch
 
 import vimvision  # noqa: F401  (registers the models)
+from tests.helpers import assert_triton_matches_torch
 from vimvision.models.vim import OFFICIAL_NAMES, Vim
 
 SHORT = list(OFFICIAL_NAMES)
@@ -45,7 +46,8 @@ def test_official_checkpoint_reproduces_official_logits(name, fixtures_dir):
 
 def test_ema_tag_loads_the_ema_copy(fixtures_dir):
     path, meta, io = _fixture(fixtures_dir)
-    model = timm.create_model("vim_tiny.in1k_ema", pretrained=True, pretrained_cfg_overlay=dict(file=str(path)), depth=2)
+    model = timm.create_model("vim_tiny.in1k_ema", pretrained=True, pretrained_cfg_overlay=dict(file=str(path)),
+                              depth=2)
     with torch.serialization.safe_globals(vimvision.models.SAFE_GLOBALS):
         ema = torch.load(path, map_location="cpu", weights_only=True)["model_ema"]
     torch.testing.assert_close(model.state_dict()["head.weight"], ema["head.weight"])
@@ -123,13 +125,7 @@ def test_dynamic_img_size_resamples_on_the_fly():
 def test_triton_path_matches_torch_path():
     """The GPU path (reversed conv and scan kernels, no flipped copies) equals the CPU path."""
     torch.manual_seed(0)
-    x = torch.randn(2, 3, 48, 48)
-    models = {b: timm.create_model("vim_tiny", depth=1, img_size=48, num_classes=4, kernel_backend=b) for b in ("torch", "triton")}
-    models["triton"].load_state_dict(models["torch"].state_dict())
-    outs = {}
-    for backend, model in models.items():
-        out = model(x)
-        out.square().sum().backward()
-        outs[backend] = (out, model.layers[0].mixer.A_b_log.grad, model.layers[0].mixer.conv1d_b.weight.grad)
-    for got, want in zip(outs["triton"], outs["torch"]):
-        torch.testing.assert_close(got, want, rtol=1e-3, atol=1e-4)
+    assert_triton_matches_torch(
+        lambda b: timm.create_model("vim_tiny", depth=1, img_size=48, num_classes=4, kernel_backend=b),
+        torch.randn(2, 3, 48, 48), lambda m: (m.layers[0].mixer.A_b_log, m.layers[0].mixer.conv1d_b.weight),
+        rtol=1e-3, atol=1e-4)

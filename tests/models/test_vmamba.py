@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 import vimvision  # noqa: F401
+from tests.helpers import assert_triton_matches_torch
 from vimvision.flops import count_flops
 from vimvision.models.vmamba import ALIASES
 
@@ -17,7 +18,8 @@ OFFICIAL_CONFIG = {
     "vmambav2v_tiny_224": "vmamba_tiny_s1l8", "vmambav2_small_224": "vmamba_small_s2l15",
     "vmambav2_base_224": "vmamba_base_s2l15", "vmambav2_tiny_224": "vmamba_tiny_s2l5",
     "vmambav2v_small_224": "vmamba_small_s1l20", "vmambav2v_base_224": "vmamba_base_s1l20",
-    "vmambav0_tiny_224": "vmamba_tiny_v0", "vmambav0_small_224": "vmamba_small_v0", "vmambav0_base_224": "vmamba_base_v0",
+    "vmambav0_tiny_224": "vmamba_tiny_v0", "vmambav0_small_224": "vmamba_small_v0",
+    "vmambav0_base_224": "vmamba_base_v0",
 }
 FIXTURE = "vmamba_tiny_s1l8_depths1121"
 
@@ -72,7 +74,8 @@ def test_v0_release_names_load(fixtures_dir, tmp_path):
 
 
 def test_wrong_checkpoints_fail_naming_keys(fixtures_dir):
-    with pytest.raises(ValueError, match=r"missing keys .*classifier.norm.*unexpected keys .*cls_token.*shape mismatches"):
+    expected = r"missing keys .*classifier.norm.*unexpected keys .*cls_token.*shape mismatches"
+    with pytest.raises(ValueError, match=expected):
         small(pretrained=True, pretrained_cfg_overlay=dict(file=str(fixtures_dir / "vim_tiny_depth2.pth")))
     with pytest.raises(ValueError, match=r"missing keys \(\d+\): layers.2.blocks.2.mlp"):
         timm.create_model("vmamba_tiny", depths=(1, 1, 3, 1), pretrained=True,
@@ -111,18 +114,11 @@ def test_bad_inputs_are_named():
 
 def test_triton_path_matches_torch_path():
     torch.manual_seed(0)
-    x = torch.randn(1, 3, 32, 32)
-    models = {b: timm.create_model("vmamba_tiny", depths=(1, 1, 1, 1), dims=8, num_classes=4, kernel_backend=b,
-                                   drop_path_rate=0.0)
-              for b in ("torch", "triton")}
-    models["triton"].load_state_dict(models["torch"].state_dict())
-    outs = {}
-    for backend, model in models.items():
-        out = model(x)
-        out.square().sum().backward()
-        outs[backend] = (out, model.layers[0].blocks[0].op.A_logs.grad, model.layers[0].blocks[0].op.x_proj_weight.grad)
-    for got, want in zip(outs["triton"], outs["torch"]):
-        torch.testing.assert_close(got, want, rtol=1e-3, atol=1e-4)
+    assert_triton_matches_torch(
+        lambda b: timm.create_model("vmamba_tiny", depths=(1, 1, 1, 1), dims=8, num_classes=4, kernel_backend=b,
+                                    drop_path_rate=0.0),
+        torch.randn(1, 3, 32, 32), lambda m: (m.layers[0].blocks[0].op.A_logs, m.layers[0].blocks[0].op.x_proj_weight),
+        rtol=1e-3, atol=1e-4)
 
 
 def test_flops_match_the_official_count():

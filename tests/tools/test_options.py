@@ -35,6 +35,7 @@ def test_base_files_are_read_first_and_overridden(tmp_path):
     ("- a\n- b\n", "--config '{path}' must hold a mapping of option: value, not list"),
     ("_base_: missing.yaml\n", "--config '{dir}/missing.yaml' does not exist"),
     ("_base_: run.yaml\n", "`_base_` files include each other"),
+    ("x: !!python/object/apply:os.system [echo]\n", "--config '{path}' is not valid YAML"),  # never runs code
 ])
 def test_malformed_recipes_are_named(tmp_path, capsys, text, message):
     path = tmp_path / "run.yaml"

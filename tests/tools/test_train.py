@@ -81,6 +81,8 @@ def test_folder_dataset_through_timm_loaders(tmp_path):
         (["--config", "/nonexistent.yaml"], "--config '/nonexistent.yaml' does not exist"),
         (["--dataset", "digits", "--batch-size", "5000", "--model", "vmamba_tiny"], "batch size 5000"),
         (["--dataset", "digits", "--model", "vmamba_tiny", "--fsdp"], "--fsdp needs several processes"),
+        (["--dataset", "digits", "--model", "vmamba_tiny", "--num-classes", "5"],
+         "--num-classes 5 is smaller than the 10 classes of digits"),
     ],
 )
 def test_errors_name_the_problem(args, message, tmp_path):

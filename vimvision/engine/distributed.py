@@ -47,13 +47,9 @@ def shard_blocks(model: nn.Module) -> nn.Module:
         raise ValueError(f"--fsdp: {type(model).__name__} has no module whose class name ends in 'Block' to shard")
     for tensor in model.state_dict().values():  # as DDP does: every rank starts from rank 0's weights
         dist.broadcast(tensor, src=0)
-    exempt = {name for name, p in model.named_parameters() if getattr(p, "_no_weight_decay", False)}
     for _, block in blocks:
         fully_shard(block)
     fully_shard(model)
-    for name, p in model.named_parameters():  # sharding makes new parameters: keep the no-weight-decay tags
-        if name in exempt:
-            p._no_weight_decay = True
     return model
 
 

@@ -67,7 +67,10 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def load_recipe(path: Path, _seen: tuple = ()) -> dict:
-    """A YAML mapping of option values, with its `_base_` files (paths relative to it) merged under it."""
+    """A YAML mapping of option values, with its `_base_` files (paths relative to it) merged under it.
+
+    Read with yaml.safe_load, not mmengine's Config (which has `_base_` too): mmengine reads YAML with the full
+    loader, so a recipe could run code (`!!python/object/apply`); a recipe here holds plain values only."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"--config {str(path)!r} does not exist")

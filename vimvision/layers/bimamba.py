@@ -12,7 +12,6 @@ import math
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from ..kernels import causal_conv1d_fn, selective_scan_fn
 from ..kernels.backend import check_backend

@@ -70,7 +70,8 @@ class SS2D(nn.Module):
     ):
         super().__init__()
         if gated and channel_first:
-            raise ValueError("SS2D: the gated (v0) design runs channel-last only, as the official; got channel_first=True")
+            raise ValueError("SS2D: the gated (v0) design runs channel-last only, as the official; "
+                             "got channel_first=True")
         D = self.d_inner = int(ssm_ratio * dim)
         N = self.d_state = d_state
         R = self.dt_rank = math.ceil(dim / 16)

@@ -14,7 +14,13 @@ import torch
 import torch.nn as nn
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.layers import (
-    DropPath, RmsNorm, calculate_drop_path_rates, lecun_normal_, resample_abs_pos_embed, to_2tuple, trunc_normal_,
+    DropPath,
+    RmsNorm,
+    calculate_drop_path_rates,
+    lecun_normal_,
+    resample_abs_pos_embed,
+    to_2tuple,
+    trunc_normal_,
 )
 from timm.models import generate_default_cfgs
 
@@ -161,7 +167,8 @@ class Vim(FamilyModel):
         trunc_normal_(self.pos_embed, std=0.02)
         trunc_normal_(self.cls_token, std=0.02)
         for module in self.modules():
-            if isinstance(module, nn.Linear) and module.bias is not None and not getattr(module.bias, "_no_reinit", False):
+            reinit = isinstance(module, nn.Linear) and module.bias is not None
+            if reinit and not getattr(module.bias, "_no_reinit", False):
                 nn.init.zeros_(module.bias)
         if rescale_prenorm_residual:  # out_proj: kaiming-uniform / sqrt(n_layer), one residual per layer
             for layer in self.layers:
@@ -178,7 +185,8 @@ class Vim(FamilyModel):
 
     @torch.jit.ignore
     def group_matcher(self, coarse: bool = False) -> dict:
-        return dict(stem=r"^cls_token|^pos_embed|^patch_embed", blocks=[(r"^layers\.(\d+)", None), (r"^norm_f", (99999,))])
+        return dict(stem=r"^cls_token|^pos_embed|^patch_embed",
+                    blocks=[(r"^layers\.(\d+)", None), (r"^norm_f", (99999,))])
 
     @torch.jit.ignore
     def get_classifier(self) -> nn.Module:
@@ -248,7 +256,8 @@ class Vim(FamilyModel):
         return checkpoint_filter_fn(state_dict, self)
 
 
-def resample_vim_pos_embed(pos_embed: torch.Tensor, new_grid: Tuple[int, int], old_grid: Tuple[int, int]) -> torch.Tensor:
+def resample_vim_pos_embed(pos_embed: torch.Tensor, new_grid: Tuple[int, int],
+                           old_grid: Tuple[int, int]) -> torch.Tensor:
     """Resample a mid-class-token position embedding: the class row sits at M // 2, not at row 0."""
     mid_old = old_grid[0] * old_grid[1] // 2
     cls_row = pos_embed[:, mid_old : mid_old + 1]
@@ -276,7 +285,8 @@ def checkpoint_filter_fn(state_dict: dict, model: Vim) -> dict:
 
 def create_vim(variant: str, pretrained: bool = False, **kwargs) -> Vim:
     """Build a registered Vim variant (timm's _create_vim; vim_fox.py builds its variants with it too)."""
-    return build_family_model(Vim, variant, pretrained, checkpoint_filter_fn, default_out_indices=(5, 11, 17, 23), **kwargs)
+    return build_family_model(Vim, variant, pretrained, checkpoint_filter_fn, default_out_indices=(5, 11, 17, 23),
+                              **kwargs)
 
 
 def _cfg(hf_hub_id: str, filename: str, **kwargs) -> dict:

@@ -84,7 +84,8 @@ def _stem(version: str, in_chans: int, dim: int, channel_first: bool) -> nn.Sequ
         return nn.Sequential(nn.Conv2d(in_chans, dim, 4, 4), to_last, norm_layer(dim, channel_first))
     return nn.Sequential(  # v2: two stride-2 3x3 convs; indices 0/2/5/7 as the official
         nn.Conv2d(in_chans, dim // 2, 3, 2, 1), to_last, norm_layer(dim // 2, channel_first), to_first, nn.GELU(),
-        nn.Conv2d(dim // 2, dim, 3, 2, 1), to_last if not channel_first else nn.Identity(), norm_layer(dim, channel_first),
+        nn.Conv2d(dim // 2, dim, 3, 2, 1), to_last if not channel_first else nn.Identity(),
+        norm_layer(dim, channel_first),
     )
 
 
@@ -174,7 +175,8 @@ class VMamba(FamilyModel):
         return dict(
             stem=r"^patch_embed",
             blocks=r"^layers\.(\d+)" if coarse else [
-                (r"^layers\.(\d+)\.downsample", (0,)), (r"^layers\.(\d+)\.blocks\.(\d+)", None), (r"^classifier\.norm", (99999,)),
+                (r"^layers\.(\d+)\.downsample", (0,)), (r"^layers\.(\d+)\.blocks\.(\d+)", None),
+                (r"^classifier\.norm", (99999,)),
             ],
         )
 
@@ -263,7 +265,8 @@ def checkpoint_filter_fn(state_dict: dict, model: VMamba) -> dict:
 
 def create_vmamba(variant: str, pretrained: bool = False, **kwargs) -> VMamba:
     """Build a registered VMamba variant (timm's _create_vmamba)."""
-    return build_family_model(VMamba, variant, pretrained, checkpoint_filter_fn, default_out_indices=(0, 1, 2, 3), **kwargs)
+    return build_family_model(VMamba, variant, pretrained, checkpoint_filter_fn, default_out_indices=(0, 1, 2, 3),
+                              **kwargs)
 
 
 _RELEASE = "https://github.com/MzeroMiko/VMamba/releases/download/%23"
@@ -274,7 +277,8 @@ def _cfg(tag_file: str, **kwargs) -> dict:
         "url": _RELEASE + tag_file, "custom_load": True, "num_classes": 1000, "input_size": (3, 224, 224),
         "pool_size": (7, 7), "crop_pct": 0.875, "interpolation": "bicubic", "mean": IMAGENET_DEFAULT_MEAN,
         "std": IMAGENET_DEFAULT_STD, "first_conv": "patch_embed.0", "classifier": "classifier.head",
-        "license": "mit", "paper_ids": "arXiv:2401.10166", "origin_url": "https://github.com/MzeroMiko/VMamba", **kwargs,
+        "license": "mit", "paper_ids": "arXiv:2401.10166", "origin_url": "https://github.com/MzeroMiko/VMamba",
+        **kwargs,
     }
 
 

@@ -9,6 +9,7 @@ from timm.data import Mixup
 from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
 
 from ..data import create_eval_loader, create_train_loader, folder_class_map
+from ..data.digits import NUM_CLASSES as DIGITS_CLASSES
 from ..engine.driver import Task
 from ..engine.evaluation import evaluate
 from ..factory import create_model
@@ -59,9 +60,10 @@ class ClassificationTask(Task):
                        interpolation=args.train_interpolation, num_aug_repeats=args.aug_repeats)
         try:
             class_map = folder_class_map(args.data_dir, args.train_split, args.val_split) if not args.dataset else None
-            if class_map and len(class_map) > model.num_classes:
-                raise ValueError(f"--num-classes {model.num_classes} is smaller than the {len(class_map)} classes of "
-                                 f"{args.data_dir}: pass --num-classes {len(class_map)}")
+            classes = len(class_map) if class_map else DIGITS_CLASSES if args.dataset == "digits" else None
+            if classes and classes > model.num_classes:  # labels past the head would fail mid-epoch
+                raise ValueError(f"--num-classes {model.num_classes} is smaller than the {classes} classes of "
+                                 f"{args.data_dir or args.dataset}: pass --num-classes {classes}")
             train, sampler = create_train_loader(args.dataset, args.data_dir, args.train_split, model, args.img_size,
                                                  args.batch_size, args.workers, args.distributed, args.seed, augment,
                                                  class_map)
