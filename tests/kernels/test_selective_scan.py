@@ -162,9 +162,10 @@ def test_three_dim_B_C_mean_one_group():
 
 
 @pytest.mark.parametrize("backend,L,kernel",
-                         [("torch", 16384, None), ("triton", 2048, "sequential"), ("triton", 640, "tiled")])
+                         [("torch", 16384, None), ("triton", 1024, "sequential"), ("triton", 384, "tiled")])
 def test_long_sequence_and_large_delta_stay_finite(backend, L, kernel, monkeypatch):
-    """No NaN/inf when decays underflow to zero (large delta) over long sequences."""
+    """No NaN/inf when decays underflow to zero (large delta) over long sequences (the Triton kernels over many
+    checkpoint chunks and tiles: 1024 steps and 6 tiles keep the interpreter's run short)."""
     if kernel:
         monkeypatch.setenv("VIMVISION_SCAN_KERNEL", kernel)
     case = Case(batch=1, dim=4, L=L, d_state=16, has_z=True)

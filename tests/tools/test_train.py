@@ -112,8 +112,11 @@ def test_digits_demo_learns(tmp_path):
 
 
 def test_validate_and_benchmark_tools(tmp_path):
-    """validate.py evaluates a trained checkpoint at two resolutions; benchmark.py writes ratios and a plot."""
-    run(*TINY, "--epochs", "1", "--output", str(tmp_path), "--experiment", "v")
+    """validate.py evaluates a trained checkpoint at two resolutions; benchmark.py writes ratios and a plot.
+    Without a progress bar, training logs every --log-interval optimizer steps."""
+    trained = run(*TINY, "--epochs", "1", "--output", str(tmp_path), "--experiment", "v", "--log-interval", "10")
+    assert [line.split(":")[0] for line in trained.stdout.splitlines() if " step " in line] == \
+        ["epoch 0 step 10/22", "epoch 0 step 20/22"]
     tools = ROOT / "tools"
     out = subprocess.run([sys.executable, str(tools / "validate.py"), "--model", "vmamba_tiny", "--checkpoint",
                           str(tmp_path / "v" / "model_best.pth"), "--dataset", "digits", "--model-kwargs",
