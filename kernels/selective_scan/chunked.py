@@ -30,7 +30,10 @@ class _Workspace(threading.local):
 
     A fresh multi-megabyte CPU tensor is page-faulted in on first touch, which costs as much as the
     op that fills it; reusing scratch across calls (layers of the same shape) halves the backward.
-    Only plain eager tensors use it: traced tensor subclasses always get fresh memory.
+    Only plain eager tensors use it: traced tensor subclasses always get fresh memory. Buffers are
+    made outside inference mode whatever the caller's mode: an inference tensor could never again
+    be written to outside ``torch.inference_mode()``, which would break every later forward of the
+    same shape. ``free_scan_workspace()`` releases the calling thread's buffers.
     """
 
     max_bytes = 1 << 30
@@ -44,7 +47,8 @@ class _Workspace(threading.local):
         key = (slot, tuple(shape), like.dtype, like.device)
         buf = self.buffers.pop(key, None)
         if buf is None:
-            buf = like.new_empty(shape)
+            with torch.inference_mode(False):
+                buf = torch.empty(shape, dtype=like.dtype, device=like.device)
         self.buffers[key] = buf
         while sum(b.numel() * b.element_size() for b in self.buffers.values()) > self.max_bytes:
             self.buffers.popitem(last=False)
@@ -52,6 +56,17 @@ class _Workspace(threading.local):
 
 
 _workspace = _Workspace()
+
+
+def free_scan_workspace() -> int:
+    """Release the torch backend's scratch buffers held by the calling thread; returns the bytes freed.
+
+    The buffers (up to ``_Workspace.max_bytes`` per thread) are kept between calls so that layers of
+    one shape reuse them; call this after inference at a large shape to give the memory back.
+    """
+    freed = sum(b.numel() * b.element_size() for b in _workspace.buffers.values())
+    _workspace.buffers.clear()
+    return freed
 
 
 def chunk_shape(L: int) -> tuple[int, int]:
