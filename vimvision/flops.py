@@ -1,7 +1,13 @@
-"""FLOP counting for our models: fvcore (multiply-adds, the convention VMamba publishes) with a
-handle for the selective-scan op, and torch's FlopCounterMode (2 per multiply-add) beside it."""
+"""FLOP counting for our models: fvcore (multiply-adds, the convention VMamba and timm's ``benchmark.py``
+publish) and torch's FlopCounterMode (2 per multiply-add) beside it.
+
+fvcore sees our library ops by name under its jit trace. ``register_fvcore_handles`` (run on
+``import vimvision``) adds their handles to fvcore's default tables, so any ``FlopCountAnalysis`` or
+``ActivationCountAnalysis`` (timm's ``benchmark.py``, a user's own script) counts them, not only ours.
+"""
 from __future__ import annotations
 
+import importlib
 import warnings
 from dataclasses import dataclass
 
@@ -12,6 +18,9 @@ from .kernels import scan_flops
 
 # elementwise ops the official counters ignore (VMamba's analyze/utils.py maps these to None)
 _IGNORED = ["aten::silu", "aten::neg", "aten::exp", "aten::flip", "aten::gelu", "aten::softplus", "aten::sigmoid"]
+# our ops that the official counts do not see either (CUDA extensions there): depthwise conv, add+norm,
+# copies. Registered as ignored so that fvcore does not warn about them.
+_UNCOUNTED_OPS = ["vimvision::causal_conv1d", "vimvision::add_norm", "vimvision::cross_scan", "vimvision::cross_merge"]
 
 
 def _shape(value):
@@ -25,6 +34,31 @@ def selective_scan_fvcore_handle(inputs, outputs) -> int:
     batch, dim, L = _shape(inputs[0])
     d_state = _shape(inputs[2])[-1]
     return scan_flops(batch, dim, L, d_state, _shape(inputs[5]) is not None, _shape(inputs[6]) is not None)
+
+
+def forgetting_attention_fvcore_handle(inputs, outputs) -> int:
+    """fvcore handle for vimvision::forgetting_attention on (batch·heads, L, head_dim): q·kᵀ and p·v."""
+    bh, L, head_dim = _shape(inputs[0])
+    return 2 * bh * L * _shape(inputs[1])[1] * head_dim
+
+
+def register_fvcore_handles() -> bool:
+    """Add our ops to fvcore's default flop and activation handles; False where fvcore is not installed."""
+    try:  # the modules, not fvcore.nn's functions of the same names
+        activation_count = importlib.import_module("fvcore.nn.activation_count")
+        flop_count = importlib.import_module("fvcore.nn.flop_count")
+        from fvcore.nn.jit_handles import generic_activation_jit
+    except ImportError:
+        return False
+    flop_count._DEFAULT_SUPPORTED_OPS.update(dict.fromkeys(_UNCOUNTED_OPS))  # None: ignored, without a warning
+    flop_count._DEFAULT_SUPPORTED_OPS.update({
+        "vimvision::selective_scan": selective_scan_fvcore_handle,
+        "vimvision::forgetting_attention": forgetting_attention_fvcore_handle,
+    })
+    activation_count._DEFAULT_SUPPORTED_OPS.update(
+        {op: generic_activation_jit() for op in ("vimvision::selective_scan", "vimvision::forgetting_attention")}
+    )
+    return True
 
 
 @dataclass
@@ -42,6 +76,7 @@ def count_flops(model: nn.Module, input_size: tuple = (3, 224, 224), batch: int 
     """Count one forward of `model` on a (batch, *input_size) input, in eval mode, on the model's device."""
     from torch.utils.flop_counter import FlopCounterMode
 
+    register_fvcore_handles()
     was_training = model.training
     model.eval()
     param = next(model.parameters())
@@ -52,7 +87,6 @@ def count_flops(model: nn.Module, input_size: tuple = (3, 224, 224), batch: int 
             from fvcore.nn import FlopCountAnalysis
 
             analysis = FlopCountAnalysis(model, x)
-            analysis.set_op_handle("vimvision::selective_scan", selective_scan_fvcore_handle)
             analysis.set_op_handle(**{op: None for op in _IGNORED})
             analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
             macs = analysis.total()

@@ -43,3 +43,20 @@ def _backward(ctx, do, _dlse):
 
 
 forgetting_attention.register_autograd(_backward, setup_context=_setup_context)
+
+
+def _register_flop_formula() -> None:
+    from torch.utils.flop_counter import flop_registry, register_flop_formula
+
+    op = torch.ops.vimvision.forgetting_attention
+    if op in flop_registry:  # a module reload must not register twice
+        return
+
+    @register_flop_formula(op)
+    def _flops(q_shape, k_shape, *args, **kwargs) -> int:
+        """q·kᵀ and p·v, two FLOPs per multiply-add as the counter's matmul formulas."""
+        bh, L, head_dim = q_shape
+        return 4 * bh * L * k_shape[1] * head_dim
+
+
+_register_flop_formula()

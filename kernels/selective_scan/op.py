@@ -2,8 +2,11 @@
 
 A library op (unlike an ``autograd.Function``) stays one opaque node under torch.fx, shows up by
 name under ``torch.jit.trace`` (fvcore), compiles under ``torch.compile(fullgraph=True)`` and can
-carry a FLOP formula. ``triton_op`` lets the compiler see the Triton launches inside it; the same
-body runs the "torch" backend on any device (the CPU kernel). ``kernel`` names the Triton kernel pair.
+carry a FLOP formula. ``triton_op`` lets the compiler see the Triton launches inside it. The
+"torch" backend (the CPU kernel) is a plain custom op of its own, ``vimvision::chunked_scan``:
+torch.compile traces a triton_op's body into the graph, and Inductor given the whole chunked scan
+compiles for minutes and runs slower than the eager loop, so the compiler sees it as one opaque call.
+``kernel`` names the Triton kernel pair.
 """
 from __future__ import annotations
 
@@ -25,6 +28,41 @@ def _num_checkpoints(L: int, backend: str) -> int:
     return (L + chunk - 1) // chunk if backend == "triton" else 1
 
 
+def _acc_dtype(t: Tensor) -> torch.dtype:
+    return torch.float64 if t.dtype == torch.float64 else torch.float32
+
+
+@torch.library.custom_op(f"{_NS}::chunked_scan", mutates_args=())
+def chunked_scan(
+    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor], z: Optional[Tensor],
+    delta_bias: Optional[Tensor], delta_softplus: bool, gate_act: str,
+) -> tuple[Tensor, Tensor]:
+    """The torch backend's forward, forwards in time: (out, final fp32 state (batch, dim, d_state)).
+    Outputs are contiguous, as the fake kernel says (the chunked layout hands back padded views)."""
+    out, last = chunked.scan_fwd(u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act)
+    return out.contiguous(), last.contiguous()
+
+
+@chunked_scan.register_fake
+def _(u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act):
+    return torch.empty_like(u), u.new_empty(u.shape[0], u.shape[1], A.shape[-1], dtype=_acc_dtype(u))
+
+
+@torch.library.custom_op(f"{_NS}::chunked_scan_bwd", mutates_args=())
+def chunked_scan_bwd(
+    dout: Tensor, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor],
+    z: Optional[Tensor], delta_bias: Optional[Tensor], delta_softplus: bool, gate_act: str,
+) -> list[Tensor]:
+    """The torch backend's gradients, in ``selective_scan_bwd``'s order; absent inputs get empty tensors."""
+    grads = chunked.scan_bwd(dout, u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act)
+    return [g.contiguous() if g is not None else u.new_empty(0) for g in grads]
+
+
+@chunked_scan_bwd.register_fake
+def _(dout, u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act):
+    return [torch.empty_like(t) if t is not None else u.new_empty(0) for t in (u, delta, A, B, C, D, z, delta_bias)]
+
+
 @torch.library.triton_op(f"{_NS}::selective_scan", mutates_args=())
 def selective_scan(
     u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor], z: Optional[Tensor],
@@ -36,7 +74,7 @@ def selective_scan(
             u, delta, A, B, C, D, z, delta_bias, delta_softplus, GATE_IDS[gate_act], reverse
         )
     u, delta, B, C, z = _flip_seq(reverse, u, delta, B, C, z)
-    out, last = chunked.scan_fwd(u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act)
+    out, last = chunked_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act)
     (out,) = _flip_seq(reverse, out)
     return out, last.unsqueeze(2)
 
@@ -51,8 +89,7 @@ def _flip_seq(reverse: bool, *tensors):
 @selective_scan.register_fake
 def _(u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act, reverse, backend, kernel):
     n = _num_checkpoints(u.shape[-1], backend)
-    acc = torch.float64 if u.dtype == torch.float64 else torch.float32
-    return torch.empty_like(u), u.new_empty(u.shape[0], u.shape[1], n, A.shape[-1], dtype=acc)
+    return torch.empty_like(u), u.new_empty(u.shape[0], u.shape[1], n, A.shape[-1], dtype=_acc_dtype(u))
 
 
 @torch.library.triton_op(f"{_NS}::selective_scan_bwd", mutates_args=())
@@ -68,7 +105,7 @@ def selective_scan_bwd(
         )
     else:
         dout, u, delta, B, C, z = _flip_seq(reverse, dout, u, delta, B, C, z)
-        du, ddelta, dA, dB, dC, dD, dz, ddelta_bias = chunked.scan_bwd(
+        du, ddelta, dA, dB, dC, dD, dz, ddelta_bias = chunked_scan_bwd(
             dout, u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act
         )
         du, ddelta, dB, dC, dz = _flip_seq(reverse, du, ddelta, dB, dC, dz)
@@ -113,8 +150,9 @@ def _register_flop_formula() -> None:
 
     @register_flop_formula(op)
     def _flops(u_shape, delta_shape, A_shape, B_shape, C_shape, D_shape, z_shape, *args, **kwargs) -> int:
+        """The counter's unit is the FLOP, two per multiply-add (as its matmul formulas)."""
         batch, dim, L = u_shape
-        return scan_flops(batch, dim, L, A_shape[-1], D_shape is not None, z_shape is not None)
+        return 2 * scan_flops(batch, dim, L, A_shape[-1], D_shape is not None, z_shape is not None)
 
 
 _register_flop_formula()
