@@ -18,7 +18,9 @@ def gate(z: torch.Tensor, act: str) -> torch.Tensor:
         return F.gelu(z)
     if act == "sigmoid":
         return torch.sigmoid(z)
-    return z
+    if act == "identity":
+        return z
+    raise ValueError(f"gate: act has {act!r}, expected one of {GATE_ACTS}")
 
 
 def gate_grad(z: torch.Tensor, act: str) -> torch.Tensor:
@@ -33,4 +35,6 @@ def gate_grad(z: torch.Tensor, act: str) -> torch.Tensor:
     if act == "sigmoid":
         s = torch.sigmoid(z)
         return s * (1 - s)
-    return torch.ones_like(z)
+    if act == "identity":
+        return torch.ones_like(z)
+    raise ValueError(f"gate_grad: act has {act!r}, expected one of {GATE_ACTS}")

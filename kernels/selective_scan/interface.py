@@ -69,6 +69,8 @@ def _validate(u, delta, A, B, C, D, z, delta_bias, gate_act: str, backend: str):
     if not isinstance(A, torch.Tensor) or A.dim() != 2 or A.shape[0] != dim:
         _fail("A", f"shape {tuple(getattr(A, 'shape', ()))}", f"(dim={dim}, d_state)")
     N = A.shape[1]
+    if N == 0:
+        _fail("A", f"shape {tuple(A.shape)}", f"(dim={dim}, d_state) with d_state >= 1")
     _check_tensor("A", A, [(dim, N)], u)
     B = _normalize_bc("B", B, batch, dim, N, L, u)
     C = _normalize_bc("C", C, batch, dim, N, L, u)
@@ -117,6 +119,10 @@ def selective_scan_fn(
         backend = resolve_backend(backend, u, "selective_scan_fn")
     else:
         B, C, backend = _validate(u, delta, A, B, C, D, z, delta_bias, gate_act, backend)
+    if u.numel() == 0:  # batch 0, dim 0 or L 0: nothing to scan; the output stays in u's autograd graph
+        state = u.new_zeros(u.shape[0], u.shape[1], A.shape[1], dtype=torch.float64 if u.dtype == torch.float64
+                            else torch.float32)
+        return (u * 0, state) if return_last_state else u * 0
     if backend == "reference":
         if reverse:
             u, delta, B, C, z = (t.flip(-1) if t is not None and t.dim() >= 3 else t for t in (u, delta, B, C, z))

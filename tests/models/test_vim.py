@@ -120,6 +120,16 @@ def test_bad_inputs_are_named():
 def test_dynamic_img_size_resamples_on_the_fly():
     model = small(dynamic_img_size=True).eval()
     assert model(torch.randn(1, 3, 160, 192)).shape == (1, 1000)
+    with pytest.raises(ValueError, match=r"^Vim: input size 160x200 is not covered by the patch grid"):
+        model(torch.randn(1, 3, 160, 200))  # 200 = 12 patches of 16 + 8 pixels the conv would drop
+
+
+def test_triton_backend_on_cpu_tensors_is_named(monkeypatch):
+    """Outside Triton's interpreter the kernels cannot take CPU tensors: the model says so, by its argument."""
+    model = small(kernel_backend="triton", img_size=32)
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)  # read at call time; set for the rest of the suite
+    with pytest.raises(ValueError, match=r"^Vim: kernel_backend 'triton' needs CUDA tensors .* device cpu"):
+        model(torch.randn(1, 3, 32, 32))
 
 
 def test_triton_path_matches_torch_path():

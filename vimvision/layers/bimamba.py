@@ -13,8 +13,32 @@ import math
 import torch
 import torch.nn as nn
 
-from ..kernels import causal_conv1d_fn, selective_scan_fn
+from ..kernels import GATE_ACTS, causal_conv1d_fn, selective_scan_fn
 from ..kernels.backend import check_backend
+from ..validation import check_choice, check_int
+
+
+class CausalConv1d(nn.Conv1d):
+    """Mamba's depthwise causal conv + SiLU on (batch, channels, L) through the fused kernel; reverse=True
+    convolves the sequence backwards. nn.Conv1d's parameters, so the official names and shapes load."""
+
+    def __init__(self, channels: int, kernel_size: int, kernel_backend: str):
+        super().__init__(channels, channels, kernel_size, groups=channels, padding=kernel_size - 1)
+        self.kernel_backend = kernel_backend
+
+    def forward(self, x: torch.Tensor, reverse: bool = False) -> torch.Tensor:
+        return causal_conv1d_fn(x, self.weight.squeeze(1), self.bias, "silu", reverse, backend=self.kernel_backend)
+
+
+class DeltaProj(nn.Linear):
+    """Mamba's dt_proj: forward applies the weight only; the bias goes to the scan as ``delta_bias``,
+    which adds it inside the fused softplus (as mamba-ssm does)."""
+
+    def __init__(self, dt_rank: int, dim: int):
+        super().__init__(dt_rank, dim, bias=True)
+
+    def forward(self, dt: torch.Tensor) -> torch.Tensor:
+        return dt @ self.weight.t()
 
 
 class BiMambaMixer(nn.Module):
@@ -35,6 +59,8 @@ class BiMambaMixer(nn.Module):
         kernel_backend: str = "auto",
     ):
         super().__init__()
+        check_int("BiMambaMixer", dim=dim, d_state=d_state, d_conv=d_conv, expand=expand)
+        check_choice("BiMambaMixer", "gate_act", gate_act, GATE_ACTS)
         self.d_inner = expand * dim
         self.d_state = d_state
         self.dt_rank = math.ceil(dim / 16) if dt_rank == "auto" else int(dt_rank)
@@ -49,12 +75,12 @@ class BiMambaMixer(nn.Module):
         self.D_b = nn.Parameter(torch.ones(E))
         self.no_weight_decay_params = ("A_log", "D", "A_b_log", "D_b")  # the model's no_weight_decay() collects them
         self.in_proj = nn.Linear(dim, 2 * E, bias=False)
-        self.conv1d = nn.Conv1d(E, E, d_conv, groups=E, padding=d_conv - 1)
+        self.conv1d = CausalConv1d(E, d_conv, self.kernel_backend)
         self.x_proj = nn.Linear(E, R + 2 * N, bias=False)
-        self.dt_proj = nn.Linear(R, E, bias=True)
-        self.conv1d_b = nn.Conv1d(E, E, d_conv, groups=E, padding=d_conv - 1)
+        self.dt_proj = DeltaProj(R, E)
+        self.conv1d_b = CausalConv1d(E, d_conv, self.kernel_backend)
         self.x_proj_b = nn.Linear(E, R + 2 * N, bias=False)
-        self.dt_proj_b = nn.Linear(R, E, bias=True)
+        self.dt_proj_b = DeltaProj(R, E)
         self.out_proj = nn.Linear(E, dim, bias=False)
         for dt_proj in (self.dt_proj, self.dt_proj_b):
             init_dt_proj(dt_proj, R, dt_min, dt_max, dt_init_floor)
@@ -67,10 +93,10 @@ class BiMambaMixer(nn.Module):
         x_proj, dt_proj = getattr(self, "x_proj" + suffix), getattr(self, "dt_proj" + suffix)
         A = -torch.exp(getattr(self, "A_log" if not suffix else "A_b_log").float())
         D = getattr(self, "D" + suffix).float()
-        x = causal_conv1d_fn(x, conv.weight.squeeze(1), conv.bias, "silu", reverse, backend=self.kernel_backend)
+        x = conv(x, reverse)
         x_dbl = x_proj(x.transpose(1, 2))  # (batch, L, R + 2N)
         dt, B, C = torch.split(x_dbl, [self.dt_rank, self.d_state, self.d_state], dim=-1)
-        delta = (dt @ dt_proj.weight.t()).transpose(1, 2)
+        delta = dt_proj(dt).transpose(1, 2)
         return selective_scan_fn(
             x, delta, A, B.transpose(1, 2), C.transpose(1, 2), D, z=z, delta_bias=dt_proj.bias.float(),
             delta_softplus=True, gate_act=self.gate_act, backend=self.kernel_backend, reverse=reverse,

@@ -15,9 +15,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from timm.layers import LayerNorm2d
 
-from ..kernels import cross_merge_fn, cross_scan_fn, selective_scan_fn
+from ..kernels import GATE_ACTS, cross_merge_fn, cross_scan_fn, selective_scan_fn
 from ..kernels.backend import check_backend, resolve_backend
 from ..kernels.selective_scan.activations import gate
+from ..validation import check_choice, check_int
 from .bimamba import init_dt_proj
 
 ROUTES = 4
@@ -72,6 +73,9 @@ class SS2D(nn.Module):
         if gated and channel_first:
             raise ValueError("SS2D: the gated (v0) design runs channel-last only, as the official; "
                              "got channel_first=True")
+        if gated:  # the v2 design has no gate: gate_act is unused there
+            check_choice("SS2D", "gate_act", gate_act, GATE_ACTS)
+        check_int("SS2D", dim=dim, d_state=d_state, d_conv=d_conv, d_inner=int(ssm_ratio * dim))
         D = self.d_inner = int(ssm_ratio * dim)
         N = self.d_state = d_state
         R = self.dt_rank = math.ceil(dim / 16)
@@ -105,11 +109,13 @@ class SS2D(nn.Module):
         batch, D, H, W = x.shape
         L, N, R = H * W, self.d_state, self.dt_rank
         xs = cross_scan_fn(x, backend)  # (batch, 4, D, L)
-        x_dbl = F.conv1d(xs.reshape(batch, -1, L), self.x_proj_weight.reshape(-1, D, 1), groups=ROUTES)
-        dts, Bs, Cs = x_dbl.view(batch, ROUTES, -1, L).split([R, N, N], dim=2)
-        dts = F.conv1d(dts.reshape(batch, -1, L), self.dt_projs_weight.reshape(ROUTES * D, R, 1), groups=ROUTES)
+        # explicit sizes (no -1) so that an empty batch reshapes too
+        x_dbl = F.conv1d(xs.reshape(batch, ROUTES * D, L), self.x_proj_weight.reshape(-1, D, 1), groups=ROUTES)
+        dts, Bs, Cs = x_dbl.view(batch, ROUTES, R + 2 * N, L).split([R, N, N], dim=2)
+        dts = F.conv1d(dts.reshape(batch, ROUTES * R, L), self.dt_projs_weight.reshape(ROUTES * D, R, 1),
+                       groups=ROUTES)
         ys = selective_scan_fn(
-            xs.reshape(batch, -1, L), dts, -torch.exp(self.A_logs.float()), Bs.contiguous(), Cs.contiguous(),
+            xs.reshape(batch, ROUTES * D, L), dts, -torch.exp(self.A_logs.float()), Bs.contiguous(), Cs.contiguous(),
             self.Ds.float(), delta_bias=self.dt_projs_bias.reshape(-1).float(), delta_softplus=True,
             backend=backend,
         )
@@ -129,8 +135,8 @@ class SS2D(nn.Module):
         for half, reverse in ((0, False), (1, True)):
             routes = slice(2 * half, 2 * half + 2)
             x_dbl = F.conv1d(xs, self.x_proj_weight[routes].reshape(-1, D, 1), groups=2)
-            dts, Bs, Cs = x_dbl.view(batch, 2, -1, L).split([R, N, N], dim=2)
-            dts = F.conv1d(dts.reshape(batch, -1, L), self.dt_projs_weight[routes].reshape(2 * D, R, 1), groups=2)
+            dts, Bs, Cs = x_dbl.view(batch, 2, R + 2 * N, L).split([R, N, N], dim=2)
+            dts = F.conv1d(dts.reshape(batch, 2 * R, L), self.dt_projs_weight[routes].reshape(2 * D, R, 1), groups=2)
             part = selective_scan_fn(
                 xs, dts, A[half], Bs.contiguous(), Cs.contiguous(), Ds[half], delta_bias=bias[half],
                 delta_softplus=True, backend="triton", reverse=reverse,

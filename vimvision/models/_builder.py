@@ -10,6 +10,7 @@ import torch.nn as nn
 from timm.models import build_model_with_cfg, checkpoint_seq, register_model
 from timm.models._features import feature_take_indices
 
+from ..validation import check_choice
 from ._checkpoint import custom_load_overlay, load_strict, pick_state_dict, read_checkpoint
 
 __all__ = ["Arch", "FamilyModel", "adapt_state_dict", "build_family_model", "check_global_pool", "register_variants"]
@@ -25,9 +26,7 @@ class Arch(NamedTuple):
 
 
 def check_global_pool(family: str, global_pool: str, allowed: Sequence[str]) -> str:
-    if global_pool not in allowed:
-        raise ValueError(f"{family}: global_pool has {global_pool!r}, expected one of {tuple(allowed)}")
-    return global_pool
+    return check_choice(family, "global_pool", global_pool, allowed)
 
 
 class FamilyModel(nn.Module):

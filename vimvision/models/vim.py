@@ -15,7 +15,6 @@ import torch.nn as nn
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.layers import (
     DropPath,
-    RmsNorm,
     calculate_drop_path_rates,
     lecun_normal_,
     resample_abs_pos_embed,
@@ -24,8 +23,10 @@ from timm.layers import (
 )
 from timm.models import generate_default_cfgs
 
-from ..kernels import add_norm_fn
+from ..kernels.backend import check_backend, resolve_backend
 from ..layers.bimamba import BiMambaMixer
+from ..layers.norms import AddRmsNorm
+from ..validation import check_int, check_rate
 from ._builder import Arch, FamilyModel, adapt_state_dict, build_family_model, check_global_pool, register_variants
 
 __all__ = ["MixerFactory", "Vim", "bimamba_mixers", "create_vim"]
@@ -71,6 +72,10 @@ class StridedPatchEmbed(nn.Module):
                              f"img_size=({H}, {W}) (weights are resampled) or dynamic_img_size=True")
         if H < self.patch_size or W < self.patch_size:
             raise ValueError(f"Vim: input size {H}x{W} is smaller than the patch size {self.patch_size}")
+        if (H - self.patch_size) % self.stride or (W - self.patch_size) % self.stride:
+            raise ValueError(f"Vim: input size {H}x{W} is not covered by the patch grid (patch_size "
+                             f"{self.patch_size}, stride {self.stride}): expected each side minus the patch "
+                             "divisible by the stride; the last rows or columns would be dropped")
         return self.proj(x).flatten(2).transpose(1, 2)
 
 
@@ -79,17 +84,15 @@ class VimBlock(nn.Module):
 
     def __init__(self, dim: int, mixer: nn.Module, drop_path: float, norm_eps: float, kernel_backend: str = "auto"):
         super().__init__()
-        self.kernel_backend = kernel_backend
         self.mixer = mixer
-        self.norm = RmsNorm(dim, eps=norm_eps)
+        self.norm = AddRmsNorm(dim, norm_eps, kernel_backend)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
     def forward(self, state: Tuple[torch.Tensor, Optional[torch.Tensor]]) -> Tuple[torch.Tensor, torch.Tensor]:
         """(hidden, residual) -> the next pair; residual is None before the first block."""
         hidden, residual = state
         incoming = hidden if residual is None else self.drop_path(hidden)
-        normed, residual = add_norm_fn(incoming, residual, self.norm.weight, None, self.norm.eps,
-                                       backend=self.kernel_backend)
+        normed, residual = self.norm(incoming, residual)
         return self.mixer(normed), residual
 
 
@@ -129,13 +132,17 @@ class Vim(FamilyModel):
         mixer_layer: Optional[MixerFactory] = None,
     ):
         super().__init__()
-        stride = stride or patch_size
+        stride = patch_size if stride is None else stride
+        check_int("Vim", patch_size=patch_size, stride=stride, in_chans=in_chans, embed_dim=embed_dim, depth=depth,
+                  d_state=d_state, expand=expand)
+        check_int("Vim", minimum=0, num_classes=num_classes)
+        check_rate("Vim", drop_rate=drop_rate, drop_path_rate=drop_path_rate)
+        self.kernel_backend = check_backend(kernel_backend, "Vim", "kernel_backend")
         self.num_classes = num_classes
         self.global_pool = check_global_pool("Vim", global_pool, GLOBAL_POOLS)
         self.num_features = self.head_hidden_size = self.embed_dim = embed_dim
         self.num_prefix_tokens = 1
         self.grad_checkpointing = False
-        self.kernel_backend = kernel_backend
         # parameter order follows the official state_dict
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.patch_embed = StridedPatchEmbed(img_size, patch_size, stride, in_chans, embed_dim, dynamic_img_size)
@@ -153,7 +160,7 @@ class Vim(FamilyModel):
             for i in range(depth)
         )
         self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity()
-        self.norm_f = RmsNorm(embed_dim, eps=norm_eps)
+        self.norm_f = AddRmsNorm(embed_dim, norm_eps, kernel_backend)
         stride_ = self.patch_embed.stride
         self.feature_info = [dict(module=f"layers.{i}", num_chs=embed_dim, reduction=stride_) for i in range(depth)]
         self._init_weights(depth, rescale_prenorm_residual)
@@ -209,15 +216,14 @@ class Vim(FamilyModel):
         return self.pos_drop(x + pos_embed)
 
     def _embed(self, x: torch.Tensor):
+        resolve_backend(self.kernel_backend, x, "Vim", "kernel_backend")  # a named error before any kernel's
         grid = self.patch_embed.grid_for(*x.shape[-2:])
         return self._pos_embed(self.patch_embed(x), grid), grid
 
     def _final_norm(self, hidden: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
         if isinstance(self.norm_f, nn.Identity):  # pruned by prune_intermediate_layers(prune_norm=True)
             return residual + self.drop_path(hidden)
-        normed, _ = add_norm_fn(self.drop_path(hidden), residual, self.norm_f.weight, None, self.norm_f.eps,
-                                backend=self.kernel_backend)
-        return normed
+        return self.norm_f(self.drop_path(hidden), residual)[0]
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         hidden, _ = self._embed(x)

@@ -22,6 +22,7 @@ from timm.layers import DropPath, calculate_drop_path_rates, trunc_normal_
 from timm.models import generate_default_cfgs
 
 from ..layers.ss2d import SS2D, Permute, linear_layer, norm_layer
+from ..validation import check_choice, check_int, check_rate
 from ._builder import Arch, FamilyModel, adapt_state_dict, build_family_model, check_global_pool, register_variants
 
 __all__ = ["VMamba", "create_vmamba"]
@@ -96,6 +97,18 @@ def _downsample(version: str, dim: int, out_dim: int, channel_first: bool) -> nn
     return nn.Sequential(to_first, nn.Conv2d(dim, out_dim, 3, 2, 1), to_last, norm_layer(out_dim, channel_first))
 
 
+def _check_stages(depths, dims) -> None:
+    if isinstance(depths, (str, bytes)) or not isinstance(depths, Sequence) or not depths:
+        raise ValueError(f"VMamba: depths has {depths!r}, expected a non-empty sequence of stage depths")
+    check_int("VMamba", **{f"depths[{i}]": d for i, d in enumerate(depths)})
+    if isinstance(dims, int):
+        check_int("VMamba", dims=dims)
+    elif not isinstance(dims, Sequence) or len(dims) != len(depths):
+        raise ValueError(f"VMamba: dims has {dims!r}, expected an int or one width per stage ({len(depths)})")
+    else:
+        check_int("VMamba", **{f"dims[{i}]": d for i, d in enumerate(dims)})
+
+
 class VMamba(FamilyModel):
     """VMamba with the official architecture and parameter names (see the module docstring).
 
@@ -122,9 +135,15 @@ class VMamba(FamilyModel):
         kernel_backend: str = "auto",
     ):
         super().__init__()
-        if version not in ("v2", "v0"):
-            raise ValueError(f"VMamba: version has {version!r}, expected 'v2' or 'v0'")
+        check_choice("VMamba", "version", version, ("v2", "v0"))
         check_global_pool("VMamba", global_pool, GLOBAL_POOLS)
+        _check_stages(depths, dims)
+        check_int("VMamba", in_chans=in_chans, d_state=d_state)
+        check_int("VMamba", minimum=0, num_classes=num_classes)
+        check_rate("VMamba", drop_rate=drop_rate, drop_path_rate=drop_path_rate)
+        if not ssm_ratio > 0 or not mlp_ratio >= 0:
+            raise ValueError(f"VMamba: ssm_ratio has {ssm_ratio!r} and mlp_ratio {mlp_ratio!r}, expected "
+                             "ssm_ratio > 0 and mlp_ratio >= 0 (0: no MLP, as v0)")
         channel_first = (version == "v2") if channel_first is None else channel_first
         if version == "v0" and channel_first:
             raise ValueError("VMamba: version 'v0' runs channel-last only (channel_first=False), as the official")
