@@ -77,3 +77,14 @@ def test_vim_faster_rcnn_and_segmentation():
     seg = segmentation_model("vmamba_tiny", num_classes=5, head_channels=32, **TINY_VMAMBA)
     out = seg.eval()(torch.randn(2, 3, 64, 96))["out"]
     assert out.shape == (2, 5, 64, 96)
+
+
+def test_deeper_checkpoint_into_a_shallower_backbone_is_named(fixtures_dir):
+    """vim_tiny_depth2.pth into a depth-1 VimBackbone: layers.1 is not a pruned layer but a deeper model."""
+    init = dict(type="Pretrained", checkpoint=str(fixtures_dir / "vim_tiny_depth2.pth"))
+    backbone = MODELS.build(dict(type="VimBackbone", model_name="vim_tiny", depth=1, init_cfg=init))
+    with pytest.raises(ValueError, match=r"unexpected keys \(\d+\): layers\.1\..* \(a deeper or different model\?\)"):
+        backbone.init_weights()
+    pruned = MODELS.build(dict(type="VimBackbone", model_name="vim_tiny", depth=2, out_indices=(0,), init_cfg=init))
+    pruned.init_weights()  # the layer after the last tap is pruned, not foreign: its keys are dropped
+    assert len(pruned.model.layers) == 1

@@ -168,3 +168,23 @@ def test_best_weights_are_saved_before_last(tmp_path):
     trainer.fit(batches, lambda b: (torch.nn.functional.cross_entropy(model(b[0]), b[1]), 4), lambda: {"top1": 1.0})
     assert written == ["model_best.pth", "last.pth"]
     assert torch.load(tmp_path / "model_best.pth", weights_only=True)["eval_top1"] == 1.0
+
+
+def test_mm_checkpoint_paths_refuse_a_planted_file(tmp_path):
+    """mmdet/mmseg's `load_from`, `resume` and `init_cfg=dict(type='Pretrained')` read files through
+    mmengine's load_checkpoint (torch.load with torch's default weights_only=True since torch 2.6, which
+    pyproject's torch>=2.11 guarantees) or our backbones' reader: neither runs the payload."""
+    from mmengine.registry import MODELS
+    from mmengine.runner import load_checkpoint
+
+    import vimvision  # noqa: F401  (registers the backbones)
+
+    marker = tmp_path / "ran"
+    path = plant(tmp_path / "iter_100.pth", marker)
+    backbone = MODELS.build(dict(type="VMambaBackbone", model_name="vmamba_tiny", depths=[1, 1, 1, 1], dims=8,
+                                 init_cfg=dict(type="Pretrained", checkpoint=str(path))))
+    with pytest.raises(Exception, match="[Ww]eights only load failed|posix.system"):
+        load_checkpoint(backbone, str(path), map_location="cpu")
+    with pytest.raises(ValueError, match=r"cannot read checkpoint .*iter_100\.pth.*posix.system"):
+        backbone.init_weights()
+    assert not marker.exists()

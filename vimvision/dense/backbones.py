@@ -13,7 +13,7 @@ from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 from timm.layers import LayerNorm2d
 
-from ..models import load_strict, pick_state_dict, read_checkpoint
+from ..models import format_keys, load_strict, pick_state_dict, read_checkpoint
 
 
 def _strip(state_dict: dict, prefixes=("module.", "backbone.")) -> dict:
@@ -38,6 +38,9 @@ class _TimmBackbone(BaseModule):
         if drop_path_rate is not None:
             model_kwargs["drop_path_rate"] = drop_path_rate
         self.model = timm.create_model(model_name, num_classes=0, **model_kwargs)
+        # the names before the subclass prunes the layers after its last tap: a checkpoint key outside
+        # them (and the classifier) means a deeper or different model, not a pruned layer
+        self._unpruned_keys = frozenset(self.model.state_dict())
         self.frozen_stages, self.norm_eval = frozen_stages, norm_eval
 
     def init_weights(self) -> None:
@@ -52,6 +55,12 @@ class _TimmBackbone(BaseModule):
         extra = {k: v for k, v in state.items() if k.startswith("outnorm")}
         converted = self.model.filter_checkpoint({k: v for k, v in state.items() if k not in extra})
         own = self.model.state_dict()
+        classifier = self.model.pretrained_cfg.get("classifier") or "head"
+        foreign = [k for k in converted if k not in self._unpruned_keys and not k.startswith(f"{classifier}.")]
+        if foreign:
+            raise ValueError(f"checkpoint {cfg['checkpoint']!r} does not fit {type(self).__name__} "
+                             f"({self.model.default_cfg.get('architecture', type(self.model).__name__)}): "
+                             f"unexpected keys ({len(foreign)}): {format_keys(foreign)} (a deeper or different model?)")
         load_strict(self.model, {k: v for k, v in converted.items() if k in own},
                     source=f"checkpoint {cfg['checkpoint']!r}")
         for key, value in extra.items():  # official dense checkpoints carry the per-stage norms too

@@ -2,8 +2,10 @@
 and the checkpoint readers in _checkpoint.py (public here, as timm re-exports its machinery from timm.models)."""
 from . import vim_fox  # noqa: F401  (registers the forgetting-attention variants)
 from ._builder import FamilyModel
-from ._checkpoint import SAFE_GLOBALS, load_strict, pick_state_dict, read_checkpoint
+from ._checkpoint import SAFE_GLOBALS, format_keys, load_strict, pick_state_dict, read_checkpoint
 from .vim import Vim
 from .vmamba import VMamba
 
-__all__ = ["SAFE_GLOBALS", "FamilyModel", "VMamba", "Vim", "load_strict", "pick_state_dict", "read_checkpoint"]
+__all__ = [
+    "SAFE_GLOBALS", "FamilyModel", "VMamba", "Vim", "format_keys", "load_strict", "pick_state_dict", "read_checkpoint",
+]
