@@ -24,7 +24,8 @@ def synchronize(device: torch.device) -> None:
 def measure_throughput(model: nn.Module, size: int, batch: int, mode: str = "infer", dtype: torch.dtype = torch.float32,
                        warmup: int = 3, repeats: int = 10, num_classes: int = 1000) -> dict:
     """Images per second (median over `repeats`) of inference or a training step (forward, cross-entropy,
-    backward) at size x size under autocast to `dtype`, and peak GPU memory in MiB (None on CPU)."""
+    backward) at size x size under autocast to `dtype`, peak GPU memory in MiB (None on CPU), and the
+    seconds of the first call (for a torch.compile'd model: the compile time)."""
     device = next(model.parameters()).device
     x = torch.randn(batch, 3, size, size, device=device)
     target = torch.randint(0, num_classes, (batch,), device=device)
@@ -43,10 +44,9 @@ def measure_throughput(model: nn.Module, size: int, batch: int, mode: str = "inf
         if mode == "train":
             model.zero_grad(set_to_none=True)
         synchronize(device)
-        if i >= warmup:
-            times.append(time.perf_counter() - start)
+        times.append(time.perf_counter() - start)
     memory = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
-    return {"img_per_s": batch / statistics.median(times), "peak_mem_mib": memory}
+    return {"img_per_s": batch / statistics.median(times[warmup:]), "peak_mem_mib": memory, "first_call_s": times[0]}
 
 
 def write_csv(rows: Sequence[dict], path: Path) -> None:
