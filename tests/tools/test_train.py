@@ -55,6 +55,11 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
         _timing_free(_rows(tmp_path / "killed" / "summary.csv"))
     assert (tmp_path / "killed" / "curves.png").stat().st_size > 1000
     assert list((tmp_path / "killed" / "tensorboard").iterdir())
+    # with EMA both copies are scored; the best file follows the raw model, as the official scripts select
+    rows = _rows(tmp_path / "whole" / "summary.csv")
+    assert all(r["eval_top1"] and r["eval_ema_top1"] for r in rows)
+    best = torch.load(tmp_path / "whole" / "model_best.pth", weights_only=True)
+    assert best["eval_top1"] == pytest.approx(max(float(r["eval_top1"]) for r in rows), abs=1e-4)
 
 
 def test_folder_dataset_through_timm_loaders(tmp_path):

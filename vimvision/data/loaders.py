@@ -64,7 +64,7 @@ def create_train_loader(dataset: str, data_dir: Optional[str], split: str, model
                         batch_size: int, workers: int, distributed: bool, seed: int, augment: dict,
                         class_map: Optional[dict] = None):
     """(training loader, its sampler or None). `augment`: timm create_loader's augmentation arguments
-    (re_prob, auto_augment, color_jitter, interpolation, num_aug_repeats); digits only shifts."""
+    (re_prob, re_mode, auto_augment, color_jitter, interpolation, num_aug_repeats); digits only shifts."""
     if dataset == "digits":
         train_set = Digits("train", img_size or 32, augment=True)
         sampler = torch.utils.data.DistributedSampler(train_set, seed=seed) if distributed else None

@@ -10,7 +10,7 @@ from typing import Callable, Optional, Sequence
 
 import torch
 import torch.nn as nn
-from timm.optim import create_optimizer_v2
+from timm.optim import create_optimizer_v2, param_groups_layer_decay, param_groups_weight_decay
 from timm.scheduler import create_scheduler_v2
 from timm.utils import ModelEmaV3, init_distributed_device, random_seed
 
@@ -51,7 +51,7 @@ class Task:
 
     def evaluate(self, args: argparse.Namespace, model: nn.Module, loader, device: torch.device,
                  amp_dtype: Optional[torch.dtype]) -> dict:
-        """Metrics of `model` (the EMA copy when there is one); must hold `best_metric`."""
+        """Metrics of `model` (the raw model, and the EMA copy when there is one); must hold `best_metric`."""
         raise NotImplementedError
 
 
@@ -71,6 +71,36 @@ def _wrap(model: nn.Module, args: argparse.Namespace, device: torch.device) -> n
     if not args.distributed or args.fsdp:  # a sharded model synchronises its own gradients
         return model
     return nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+
+
+def build_optimization(model: nn.Module, args: argparse.Namespace, global_batch: int, updates_per_epoch: int):
+    """(optimizer, scheduler): lr = --lr or lr-base x global batch / lr-base-size (warm-up and min lr too
+    with --scale-warmup-min-lr), weight decay by the --no-decay rule, timm's factories for both."""
+    scale = global_batch / args.lr_base_size
+    lr = args.lr or args.lr_base * scale
+    warmup_lr, min_lr = (args.warmup_lr * scale, args.min_lr * scale) if args.scale_warmup_min_lr else \
+        (args.warmup_lr, args.min_lr)
+    if args.no_decay == "official":  # the groups carry weight and layer decay themselves
+        optimizer = create_optimizer_v2(_decay_groups(model, args), args.opt, lr=lr, weight_decay=args.weight_decay)
+    else:
+        optimizer = create_optimizer_v2(model, args.opt, lr=lr, weight_decay=args.weight_decay,
+                                        layer_decay=args.layer_decay)
+    scheduler, _ = create_scheduler_v2(
+        optimizer, args.sched, num_epochs=args.epochs, warmup_epochs=args.warmup_epochs, warmup_lr=warmup_lr,
+        min_lr=min_lr, warmup_prefix=args.warmup_prefix, step_on_epochs=args.sched_on_epochs,
+        updates_per_epoch=updates_per_epoch,
+    )
+    return optimizer, scheduler
+
+
+def _decay_groups(model: nn.Module, args: argparse.Namespace) -> list:
+    """Parameter groups with the official trainers' rule: no decay for 1-D tensors, biases and the
+    official model's no_weight_decay() names only (timm's param-group helpers, with layer decay if asked)."""
+    names = model.official_no_weight_decay() if hasattr(model, "official_no_weight_decay") else set()
+    if args.layer_decay is not None:
+        return param_groups_layer_decay(model, args.weight_decay, no_weight_decay_list=names,
+                                        layer_decay=args.layer_decay)
+    return param_groups_weight_decay(model, args.weight_decay, no_weight_decay_list=names)
 
 
 def run(task: Task, argv: Optional[Sequence[str]] = None, description: str = "") -> dict:
@@ -105,14 +135,8 @@ def run(task: Task, argv: Optional[Sequence[str]] = None, description: str = "")
     if len(train_loader) < args.grad_accum_steps:
         _fail(task, f"batch size {args.batch_size} x {args.grad_accum_steps} accumulation steps leaves "
                     f"{len(train_loader)} batches per epoch: lower --batch-size or --grad-accum-steps")
-    global_batch = args.batch_size * args.world_size * args.grad_accum_steps
-    lr = args.lr or args.lr_base * global_batch / args.lr_base_size
-    optimizer = create_optimizer_v2(model, args.opt, lr=lr, weight_decay=args.weight_decay,
-                                    layer_decay=args.layer_decay)
-    scheduler, _ = create_scheduler_v2(
-        optimizer, args.sched, num_epochs=args.epochs, warmup_epochs=args.warmup_epochs, warmup_lr=args.warmup_lr,
-        min_lr=args.min_lr, step_on_epochs=False, updates_per_epoch=len(train_loader) // args.grad_accum_steps,
-    )
+    optimizer, scheduler = build_optimization(model, args, args.batch_size * args.world_size * args.grad_accum_steps,
+                                              len(train_loader) // args.grad_accum_steps)
     scaler = torch.amp.GradScaler(device.type) if amp_dtype == torch.float16 else None
     train_model = _wrap(model, args, device)
     if args.torchcompile:
@@ -121,7 +145,8 @@ def run(task: Task, argv: Optional[Sequence[str]] = None, description: str = "")
     cfg = LoopConfig(epochs=args.epochs, grad_accum_steps=args.grad_accum_steps, clip_grad=args.clip_grad,
                      clip_mode=args.clip_mode, recovery_interval=args.recovery_interval,
                      kill_after_steps=args.kill_after_steps, progress=not args.no_progress,
-                     log_interval=args.log_interval, amp_dtype=amp_dtype, best_metric=task.best_metric)
+                     log_interval=args.log_interval, amp_dtype=amp_dtype,
+                     best_metric=task.best_metric if args.best_on == "model" else f"ema_{task.best_metric}")
     trainer = Trainer(model, train_model, optimizer, scheduler, scaler, ema, out_dir, args.rank == 0, cfg, vars(args),
                       task.title(args))
     resume = trainer.find_resume(args.resume)
@@ -131,6 +156,13 @@ def run(task: Task, argv: Optional[Sequence[str]] = None, description: str = "")
         except (ValueError, FileNotFoundError) as error:  # unreadable, unsafe or not fitting this run
             _fail(task, str(error))
     step_loss = task.step_loss(args, model, train_model, device)
-    scored = ema.module if ema is not None else model
-    return trainer.fit(train_loader, step_loss, lambda: task.evaluate(args, scored, eval_loader, device, amp_dtype),
-                       sampler)
+
+    def evaluate() -> dict:
+        """The raw model's metrics, and the EMA copy's as ema_* (the official scripts report both)."""
+        metrics = task.evaluate(args, model, eval_loader, device, amp_dtype)
+        if ema is not None:
+            metrics.update({f"ema_{k}": v for k, v in task.evaluate(args, ema.module, eval_loader, device,
+                                                                    amp_dtype).items()})
+        return metrics
+
+    return trainer.fit(train_loader, step_loss, evaluate, sampler)

@@ -34,6 +34,10 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lr-base", type=float, default=5e-4)
     g.add_argument("--lr-base-size", type=int, default=512)
     g.add_argument("--weight-decay", type=float, default=0.05)
+    g.add_argument("--no-decay", default="tagged", choices=["tagged", "official"],
+                   help="which parameters skip weight decay: 'tagged' (1-D, biases and what the model's "
+                        "no_weight_decay() names, A_log and D included, as mamba) or 'official' (1-D, biases and "
+                        "the official no_weight_decay() only, as the Vim and VMamba trainers: A_log decayed)")
     g.add_argument("--layer-decay", type=float, default=None)
     g.add_argument("--clip-grad", type=float, default=None, help="clip gradients to this norm (or value); > 0")
     g.add_argument("--clip-mode", default="norm", choices=["norm", "value", "agc"])
@@ -41,8 +45,17 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--warmup-epochs", type=int, default=5)
     g.add_argument("--warmup-lr", type=float, default=1e-6)
     g.add_argument("--min-lr", type=float, default=1e-5)
+    g.add_argument("--scale-warmup-min-lr", action="store_true",
+                   help="scale --warmup-lr and --min-lr by global batch / lr-base-size too (VMamba's trainer)")
+    g.add_argument("--warmup-prefix", action="store_true",
+                   help="warm-up epochs come before the cosine, which then runs the full --epochs (VMamba)")
+    g.add_argument("--sched-on-epochs", action="store_true",
+                   help="step the schedule once per epoch (DeiT/Vim) instead of every update (Swin/VMamba)")
     g.add_argument("--model-ema", action="store_true", help="keep an EMA copy of the weights; it is evaluated")
     g.add_argument("--model-ema-decay", type=float, default=0.9998)
+    g.add_argument("--best-on", default="model", choices=["model", "ema"],
+                   help="which weights' score picks model_best.pth: the raw model (the official scripts) or the "
+                        "EMA copy; with --model-ema both are evaluated and logged (ema_* columns)")
     g = p.add_argument_group("runtime")
     g.add_argument("--amp", action="store_true", help="mixed precision (see --amp-dtype)")
     g.add_argument("--amp-dtype", default="bfloat16", choices=sorted(AMP_DTYPES))
@@ -157,5 +170,7 @@ def check_training_args(args: argparse.Namespace, prog: str) -> None:
     for name in ("weight_decay", "warmup_epochs", "recovery_interval", "workers", "log_interval"):
         if getattr(args, name) < 0:
             raise SystemExit(f"{prog}: --{name.replace('_', '-')} is {getattr(args, name)}, expected >= 0")
+    if args.best_on == "ema" and not args.model_ema:
+        raise SystemExit(f"{prog}: --best-on ema needs --model-ema")
     if args.model_ema and not 0 < args.model_ema_decay < 1:
         raise SystemExit(f"{prog}: --model-ema-decay is {args.model_ema_decay}, expected a number in (0, 1)")

@@ -54,10 +54,19 @@ class FamilyModel(nn.Module):
         state_dict = self.filter_checkpoint(pick_state_dict(read_checkpoint(path), use_ema))
         load_strict(self, state_dict, source=f"checkpoint {path!r}")
 
+    OFFICIAL_NO_WEIGHT_DECAY: Tuple[str, ...] = ()  # what the official model's no_weight_decay() names
+
     @torch.jit.ignore
     def no_weight_decay(self) -> set:
+        """The tagged parameters (mamba's convention: A_log and D too), for timm's optimizer factory."""
         return {f"{prefix}.{name}" if prefix else name for prefix, module in self.named_modules()
                 for name in getattr(module, "no_weight_decay_params", ())}
+
+    @torch.jit.ignore
+    def official_no_weight_decay(self) -> set:
+        """What the official trainers exempt besides 1-D tensors and biases: the official model's
+        no_weight_decay() names, not mamba's tags (so the 2-D A_log / A_logs are decayed there)."""
+        return set(self.OFFICIAL_NO_WEIGHT_DECAY)
 
     @torch.jit.ignore
     def set_grad_checkpointing(self, enable: bool = True) -> None:

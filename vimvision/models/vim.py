@@ -109,6 +109,7 @@ class Vim(FamilyModel):
     """
 
     INTERMEDIATE_FORMATS = ("NCHW", "NLC")
+    OFFICIAL_NO_WEIGHT_DECAY = ("pos_embed", "cls_token")  # of the official set, the ones this model has
 
     def __init__(
         self,

@@ -30,6 +30,8 @@ class ClassificationTask(Task):
         g.add_argument("--aa", default=None, help="RandAugment, e.g. rand-m9-mstd0.5-inc1")
         g.add_argument("--color-jitter", type=float, default=0.4)
         g.add_argument("--reprob", type=float, default=0.0, help="random erasing probability")
+        g.add_argument("--remode", default="pixel", choices=["pixel", "rand", "const"],
+                       help="random erasing fill (timm's train.py default and both official recipes: pixel)")
         g.add_argument("--train-interpolation", default="bicubic")
         g.add_argument("--aug-repeats", type=int, default=0, help="repeated augmentation (DeiT/Vim use 3)")
         g = p.add_argument_group("model")
@@ -56,7 +58,7 @@ class ClassificationTask(Task):
         return create_model(args.model, args.img_size, pretrained=args.pretrained, **kwargs)
 
     def build_data(self, args: argparse.Namespace, model: nn.Module):
-        augment = dict(re_prob=args.reprob, auto_augment=args.aa, color_jitter=args.color_jitter,
+        augment = dict(re_prob=args.reprob, re_mode=args.remode, auto_augment=args.aa, color_jitter=args.color_jitter,
                        interpolation=args.train_interpolation, num_aug_repeats=args.aug_repeats)
         try:
             class_map = folder_class_map(args.data_dir, args.train_split, args.val_split) if not args.dataset else None
