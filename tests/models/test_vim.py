@@ -53,6 +53,31 @@ def test_ema_tag_loads_the_ema_copy(fixtures_dir):
     torch.testing.assert_close(model.state_dict()["head.weight"], ema["head.weight"])
 
 
+@pytest.mark.parametrize("tag,key", [("in1k", "model"), ("in1k_ema", "model_ema")])
+def test_hub_and_local_file_load_the_same_weights_safely(tag, key, fixtures_dir, monkeypatch):
+    """timm's hub branch (hf_hub_download pointed at the local fixture) goes through our reader too: the tag's
+    weights, read with weights_only and the one allowed global (argparse.Namespace, in every official file)."""
+    import timm.models._hub as hub
+
+    path, _, _ = _fixture(fixtures_dir)
+    asked = []
+
+    def download(repo, filename, **kwargs):
+        asked.append((repo, filename))
+        return str(path)
+
+    monkeypatch.setattr(hub, "hf_hub_download", download)
+    from_hub = timm.create_model(f"vim_tiny.{tag}", pretrained=True, depth=2)
+    from_file = timm.create_model(f"vim_tiny.{tag}", pretrained=True, depth=2,
+                                  pretrained_cfg_overlay=dict(file=str(path)))
+    assert asked == [("hustvl/Vim-tiny-midclstok", "vim_t_midclstok_76p1acc.pth")]
+    with torch.serialization.safe_globals(vimvision.models.SAFE_GLOBALS):
+        expected = torch.load(path, map_location="cpu", weights_only=True)[key]
+    for name, value in from_hub.state_dict().items():
+        assert torch.equal(value, from_file.state_dict()[name]), name
+    torch.testing.assert_close(from_hub.state_dict()["head.weight"], expected["head.weight"])
+
+
 def test_new_classes_and_resolution_adapt_the_checkpoint(fixtures_dir):
     path, _, io = _fixture(fixtures_dir)
     model = timm.create_model("vim_tiny", pretrained=True, pretrained_cfg_overlay=dict(file=str(path)),

@@ -89,7 +89,8 @@ def load_strict(model: nn.Module, state_dict: dict, source: str = "checkpoint") 
 
 
 def custom_load_overlay(kwargs: dict) -> dict:
-    """Route weight files through the model's load_pretrained (timm's custom_load)."""
+    """Route weight files through the model's load_pretrained (timm's custom_load) from every source: a
+    local file, a URL and, with the value 'hf' that timm's hub branch asks for, the Hugging Face hub."""
     overlay = dict(kwargs.pop("pretrained_cfg_overlay", None) or {})
-    overlay.setdefault("custom_load", True)
+    overlay.setdefault("custom_load", "hf")
     return overlay

@@ -298,7 +298,7 @@ def create_vim(variant: str, pretrained: bool = False, **kwargs) -> Vim:
 
 def _cfg(hf_hub_id: str, filename: str, **kwargs) -> dict:
     return {
-        "hf_hub_id": hf_hub_id, "hf_hub_filename": filename, "custom_load": True, "num_classes": 1000,
+        "hf_hub_id": hf_hub_id, "hf_hub_filename": filename, "custom_load": "hf", "num_classes": 1000,
         "input_size": (3, 224, 224), "pool_size": None, "crop_pct": 0.875, "interpolation": "bicubic",
         "fixed_input_size": True, "mean": IMAGENET_DEFAULT_MEAN, "std": IMAGENET_DEFAULT_STD,
         "first_conv": "patch_embed.proj", "classifier": "head", "license": "apache-2.0",
