@@ -106,8 +106,10 @@ def test_overrides_and_v0_gate():
 
 
 def test_bad_inputs_are_named():
-    with pytest.raises(ValueError, match=r"input has shape \(1, 3, 70, 64\), expected .* divisible by 32"):
-        small()(torch.randn(1, 3, 70, 64))
+    with pytest.raises(ValueError, match=r"input has shape \(1, 4, 70, 64\), expected \(batch, 3, H, W\)"):
+        small()(torch.randn(1, 4, 70, 64))
+    with pytest.raises(ValueError, match=r"input has shape \(1, 3, 2, 64\), expected .* with H, W >= 4"):
+        timm.create_model("vmamba_tiny_v0", depths=(1, 1, 1, 1), dims=8)(torch.randn(1, 3, 2, 64))
     with pytest.raises(ValueError, match="version 'v0' runs channel-last only"):
         timm.create_model("vmamba_tiny_v0", channel_first=True)
 
@@ -127,3 +129,35 @@ def test_flops_match_the_official_count():
     assert count.macs == pytest.approx(4.906e9, rel=0.02)
     assert count.params == 30_249_064
     assert count.flops > 1.9 * count.macs  # torch's counter: two per multiply-add
+
+
+def test_any_input_size_with_the_official_semantics(fixtures_dir):
+    """Sizes not divisible by 32 run as the official code runs them (its source: v2's stem and downsampling
+    are Conv2d(3, stride 2, padding 1), i.e. ceil halving; v0's PatchMerging2D pads an odd bottom/right side
+    with zeros before taking the 2x2 neighbours, classification/models/vmamba.py _patch_merging_pad)."""
+    import torch.nn.functional as F
+
+    from vimvision.models.vmamba import PatchMerging2D
+
+    weights = dict(file=str(fixtures_dir / "vmamba_tiny_s1l8_depths1121.pth"))
+    backbone = timm.create_model("vmamba_tiny_s1l8", depths=[1, 1, 2, 1], features_only=True, pretrained=True,
+                                 pretrained_cfg_overlay=weights)
+    io = torch.load(fixtures_dir / "vmamba_tiny_s1l8_depths1121.io.pt", weights_only=True)
+    x = io["input"][..., :200, :216]  # 200 and 216: not divisible by 32
+    with torch.no_grad():
+        feats = backbone.eval()(x)
+    sides = [(200, 216)]
+    for _ in range(5):
+        sides.append(tuple(-(-s // 2) for s in sides[-1]))
+    assert [tuple(f.shape[-2:]) for f in feats] == sides[2:]  # (50, 54), (25, 27), (13, 14), (7, 7)
+    assert all(torch.isfinite(f).all() for f in feats)
+
+    merge = PatchMerging2D(8, 16)
+    odd = torch.randn(2, 7, 9, 8)
+    with torch.no_grad():
+        official = F.pad(odd, (0, 0, 0, 1, 0, 1))  # the official pad (0, 0, 0, W % 2, 0, H % 2)
+        official = torch.cat([official[:, 0::2, 0::2], official[:, 1::2, 0::2], official[:, 0::2, 1::2],
+                              official[:, 1::2, 1::2]], dim=-1)
+        torch.testing.assert_close(merge(odd), merge.reduction(merge.norm(official)))
+    v0 = timm.create_model("vmamba_tiny_v0", depths=(1, 1, 1, 1), dims=8, num_classes=3).eval()
+    assert v0(torch.randn(1, 3, 100, 90)).shape == (1, 3)  # 25x22 -> 13x11 -> 7x6 -> 4x3

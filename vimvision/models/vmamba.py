@@ -112,7 +112,10 @@ def _check_stages(depths, dims) -> None:
 class VMamba(FamilyModel):
     """VMamba with the official architecture and parameter names (see the module docstring).
 
-    Inputs of any size divisible by 32. global_pool: 'avg' (the official head) or '' (features).
+    Inputs of any size the official model takes: the v2 stem and downsampling are stride-2 convs with
+    padding 1 (ceil halving), v0's patch merging zero-pads an odd side at the bottom/right, and v0's
+    4x4 stride-4 stem drops what a 4-pixel grid does not cover, all as the official code.
+    global_pool: 'avg' (the official head) or '' (features).
     """
 
     INTERMEDIATE_FORMATS = ("NCHW", "NHWC")
@@ -210,9 +213,11 @@ class VMamba(FamilyModel):
         self.classifier.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
 
     def _check_input(self, x: torch.Tensor) -> None:
-        if x.dim() != 4 or x.shape[-2] % 32 or x.shape[-1] % 32:
-            raise ValueError(f"VMamba: input has shape {tuple(x.shape)}, expected (batch, channels, H, W) "
-                             "with H and W divisible by 32")
+        stem = self.patch_embed[0]
+        least = stem.kernel_size[0] - 2 * stem.padding[0]  # v0: the 4x4 patch; v2: one pixel
+        if x.dim() != 4 or x.shape[1] != stem.in_channels or min(x.shape[-2:]) < least:
+            raise ValueError(f"VMamba: input has shape {tuple(x.shape)}, expected (batch, {stem.in_channels}, H, W) "
+                             f"with H, W >= {least}")
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x)
