@@ -25,7 +25,7 @@ def causal_conv1d_fn(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor |
                          "expected x (batch, dim, L) and weight (dim, width)")
     if bias is not None and tuple(bias.shape) != (x.shape[1],):
         raise ValueError(f"causal_conv1d_fn: bias has shape {tuple(bias.shape)}, expected ({x.shape[1]},)")
-    if not torch.jit.is_tracing() and x.numel() == 0:  # batch 0 or L 0: an empty output that stays in x's autograd graph
+    if not torch.jit.is_tracing() and x.numel() == 0:  # batch 0 or L 0: an empty output in x's autograd graph
         return x * 0
     if backend == "reference":
         return causal_conv1d_ref(x, weight, bias, activation, reverse)

@@ -119,7 +119,7 @@ def selective_scan_fn(
         backend = resolve_backend(backend, u, "selective_scan_fn")
     else:
         B, C, backend = _validate(u, delta, A, B, C, D, z, delta_bias, gate_act, backend)
-    if not torch.jit.is_tracing() and u.numel() == 0:  # batch 0, dim 0 or L 0: nothing to scan; the output stays in u's autograd graph
+    if not torch.jit.is_tracing() and u.numel() == 0:  # batch, dim or L 0: an empty output in u's autograd graph
         state = u.new_zeros(u.shape[0], u.shape[1], A.shape[1], dtype=torch.float64 if u.dtype == torch.float64
                             else torch.float32)
         return (u * 0, state) if return_last_state else u * 0

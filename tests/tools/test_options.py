@@ -53,6 +53,7 @@ def test_malformed_recipes_are_named(tmp_path, capsys, text, message):
     (["--grad-accum-steps", "0"], "--grad-accum-steps is 0, expected >= 1"),
     (["--weight-decay", "-0.1"], "--weight-decay is -0.1, expected >= 0"),
     (["--model-ema", "--model-ema-decay", "1.5"], "--model-ema-decay is 1.5, expected a number in (0, 1)"),
+    (["--best-on", "ema"], "--best-on ema needs --model-ema"),
 ])
 def test_bad_values_are_named(argv, message):
     with pytest.raises(SystemExit, match=f"^train.py: {message.replace('(', '[(]').replace(')', '[)]')}"):
