@@ -25,7 +25,7 @@ import torch
 from vimvision.benchmarking import ScanShape, copy_bandwidth, median_seconds, nbytes, scan_inputs
 from vimvision.kernels import selective_scan_fn
 from vimvision.kernels.selective_scan.activations import GATE_IDS
-from vimvision.kernels.selective_scan.op import KERNEL_PAIRS
+from vimvision.kernels.selective_scan.op import KERNELS, kernel_pair
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 # |got - ref| / |ref| above which a check fails: fp32 arithmetic, then the inputs' own rounding
@@ -67,7 +67,7 @@ def check(s: ScanShape, kernel: str, dtype: str, device, batch: int) -> float:
     ref_grads = torch.autograd.grad(ref, list(leaves.values()), dout)
     args = _launch_args(ins)
     _poison(device, 4 * nbytes(*ins.values()))
-    pair = KERNEL_PAIRS[kernel]
+    pair = kernel_pair(kernel)
     out, ckpt = pair.scan_fwd(*args, True, GATE_IDS["silu"], False)
     _poison(device, 4 * nbytes(*ins.values()))
     grads = pair.scan_bwd(dout.to(out.dtype), *args, ckpt, True, GATE_IDS["silu"], False)
@@ -91,7 +91,8 @@ def speed(s: ScanShape, dtype: str, device, peak: float) -> list[dict]:
     args = _launch_args(ins)
     fwd_bytes, bwd_bytes = least_bytes(ins)
     rows = []
-    for kernel, pair in KERNEL_PAIRS.items():
+    for kernel in KERNELS:
+        pair = kernel_pair(kernel)
         out, ckpt = pair.scan_fwd(*args, True, GATE_IDS["silu"], False)
         dout = torch.randn_like(out)
         t_fwd = median_seconds(lambda: pair.scan_fwd(*args, True, GATE_IDS["silu"], False), device)
@@ -120,7 +121,7 @@ def run(shapes: list[ScanShape], device, check_batch: int, check_dtypes: list[st
              "|" + "---|" * (2 + len(check_dtypes))]
     ok = True
     for s in shapes:
-        for kernel in KERNEL_PAIRS:
+        for kernel in KERNELS:
             errors = [check(s, kernel, d, device, check_batch) for d in check_dtypes]
             ok &= all(e <= LIMITS[d] for e, d in zip(errors, check_dtypes))
             marks = [f"{e:.1e}" + ("" if e <= LIMITS[d] else " FAIL") for e, d in zip(errors, check_dtypes)]

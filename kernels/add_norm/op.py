@@ -1,4 +1,6 @@
-"""``vimvision::add_norm``: the Triton add+norm kernels as one library op with autograd."""
+"""``vimvision::add_norm``: the Triton add+norm kernels as one library op with autograd.
+The Triton kernels are imported on first use, so the package imports without Triton.
+"""
 from __future__ import annotations
 
 from typing import Optional
@@ -6,19 +8,19 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from . import fused
-
 
 @torch.library.triton_op("vimvision::add_norm", mutates_args=())
 def add_norm(x: Tensor, residual: Optional[Tensor], weight: Tensor, bias: Optional[Tensor], eps: float,
              is_rms: bool, residual_in_fp32: bool) -> tuple[Tensor, Tensor, Tensor]:
     """(out, new residual, rstd) for x, residual of shape (rows, dim)."""
+    from . import fused
     return fused.add_norm_fwd(x, residual, weight, bias, eps, is_rms, residual_in_fp32)
 
 
 @torch.library.triton_op("vimvision::add_norm_bwd", mutates_args=())
 def add_norm_bwd(dout: Tensor, dres_out: Optional[Tensor], res_out: Tensor, weight: Tensor, bias: Optional[Tensor],
                  rstd: Tensor, is_rms: bool) -> list[Tensor]:
+    from . import fused
     dtotal, dw, db = fused.add_norm_bwd(dout, dres_out, res_out, weight, bias, rstd, is_rms)
     return [dtotal, dw, db if db is not None else dw.new_empty(0)]
 

@@ -1,4 +1,6 @@
-"""``vimvision::causal_conv1d``: the Triton kernels as one library op with autograd (fx/compile-safe)."""
+"""``vimvision::causal_conv1d``: the Triton kernels as one library op with autograd (fx/compile-safe).
+The Triton kernels are imported on first use, so the package imports without Triton.
+"""
 from __future__ import annotations
 
 from typing import Optional
@@ -6,17 +8,17 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from . import fused
-
 
 @torch.library.triton_op("vimvision::causal_conv1d", mutates_args=())
 def causal_conv1d(x: Tensor, weight: Tensor, bias: Optional[Tensor], silu: bool, reverse: bool) -> Tensor:
+    from . import fused
     return fused.conv_fwd(x, weight, bias, silu, reverse)
 
 
 @torch.library.triton_op("vimvision::causal_conv1d_bwd", mutates_args=())
 def causal_conv1d_bwd(dout: Tensor, x: Tensor, weight: Tensor, bias: Optional[Tensor], silu: bool,
                       reverse: bool) -> list[Tensor]:
+    from . import fused
     dx, dw, db = fused.conv_bwd(dout, x, weight, bias, silu, reverse)
     return [dx, dw, db if db is not None else x.new_empty(0)]
 

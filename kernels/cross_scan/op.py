@@ -1,19 +1,21 @@
-"""``vimvision::cross_scan`` / ``vimvision::cross_merge`` library ops; each one's backward is the other."""
+"""``vimvision::cross_scan`` / ``vimvision::cross_merge`` library ops; each one's backward is the other.
+The Triton kernels are imported on first use, so the package imports without Triton.
+"""
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
-from . import fused
-
 
 @torch.library.triton_op("vimvision::cross_scan", mutates_args=())
 def cross_scan(x: Tensor, routes: int) -> Tensor:
+    from . import fused
     return fused.cross_scan(x, routes)
 
 
 @torch.library.triton_op("vimvision::cross_merge", mutates_args=())
 def cross_merge(y: Tensor) -> Tensor:
+    from . import fused
     return fused.cross_merge(y)
 
 

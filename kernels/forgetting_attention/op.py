@@ -1,22 +1,24 @@
-"""``vimvision::forgetting_attention``: the Triton kernels as one library op with autograd."""
+"""``vimvision::forgetting_attention``: the Triton kernels as one library op with autograd.
+The Triton kernels are imported on first use, so the package imports without Triton.
+"""
 from __future__ import annotations
 
 import torch
 from torch import Tensor
-
-from . import fused
 
 
 @torch.library.triton_op("vimvision::forgetting_attention", mutates_args=())
 def forgetting_attention(q: Tensor, k: Tensor, v: Tensor, cf: Tensor, cb: Tensor,
                          scale: float) -> tuple[Tensor, Tensor]:
     """(batch * heads, L, head_dim) inputs, (batch * heads, L) cumulative log-gates -> (out, row log-sum-exp)."""
+    from . import fused
     return fused.fox_fwd(q, k, v, cf, cb, scale)
 
 
 @torch.library.triton_op("vimvision::forgetting_attention_bwd", mutates_args=())
 def forgetting_attention_bwd(do: Tensor, q: Tensor, k: Tensor, v: Tensor, cf: Tensor, cb: Tensor, out: Tensor,
                              lse: Tensor, scale: float) -> list[Tensor]:
+    from . import fused
     return list(fused.fox_bwd(do, q, k, v, cf, cb, out, lse, scale))
 
 

@@ -8,10 +8,9 @@ import torch
 from ..backend import check_backend, resolve_backend
 from .activations import GATE_ACTS
 from .naive import selective_scan_ref
-from .op import KERNEL_PAIRS, selective_scan
+from .op import KERNELS, selective_scan
 
 _DTYPES = (torch.float32, torch.bfloat16, torch.float16)
-KERNELS = tuple(KERNEL_PAIRS)
 
 
 def resolve_kernel(kernel: str | None) -> str:

@@ -15,17 +15,31 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from . import chunked, fused, fused_tiled
+from . import chunked
 from .activations import GATE_IDS
-from .common import default_chunk
 
 _NS = "vimvision"
-KERNEL_PAIRS = {"sequential": fused, "tiled": fused_tiled}  # the same arguments and checkpoints
+KERNELS = ("sequential", "tiled")  # the Triton kernel pairs: the same arguments and checkpoints
+
+
+def kernel_pair(kernel: str):
+    """The kernel pair's module, imported on first use: the package imports without Triton."""
+    if kernel == "tiled":
+        from . import fused_tiled
+
+        return fused_tiled
+    from . import fused
+
+    return fused
 
 
 def _num_checkpoints(L: int, backend: str) -> int:
+    if backend != "triton":
+        return 1
+    from .common import default_chunk
+
     chunk = default_chunk(L)
-    return (L + chunk - 1) // chunk if backend == "triton" else 1
+    return (L + chunk - 1) // chunk
 
 
 def _acc_dtype(t: Tensor) -> torch.dtype:
@@ -70,7 +84,7 @@ def selective_scan(
 ) -> tuple[Tensor, Tensor]:
     """Returns (out, fp32 state checkpoints (batch, dim, n, d_state)); the last checkpoint is the final state."""
     if backend == "triton":
-        return KERNEL_PAIRS[kernel].scan_fwd(
+        return kernel_pair(kernel).scan_fwd(
             u, delta, A, B, C, D, z, delta_bias, delta_softplus, GATE_IDS[gate_act], reverse
         )
     u, delta, B, C, z = _flip_seq(reverse, u, delta, B, C, z)
@@ -100,7 +114,7 @@ def selective_scan_bwd(
 ) -> list[Tensor]:
     """Gradients (du, ddelta, dA, dB, dC, dD, dz, ddelta_bias); absent inputs get empty tensors."""
     if backend == "triton":
-        grads = KERNEL_PAIRS[kernel].scan_bwd(
+        grads = kernel_pair(kernel).scan_bwd(
             dout, u, delta, A, B, C, D, z, delta_bias, ckpt, delta_softplus, GATE_IDS[gate_act], reverse
         )
     else:

@@ -11,7 +11,7 @@ from tests.kernels.scan_cases import Case, assert_scan_close, run_scan
 from vimvision.kernels import selective_scan_fn
 from vimvision.kernels.selective_scan import KERNELS
 from vimvision.kernels.selective_scan.activations import GATE_IDS
-from vimvision.kernels.selective_scan.op import KERNEL_PAIRS
+from vimvision.kernels.selective_scan.op import kernel_pair
 
 F32, BF16, F16 = torch.float32, torch.bfloat16, torch.float16
 
@@ -84,7 +84,7 @@ def test_triton_kernel_blocks_and_chunks(kernel, block_d, chunk, reverse):
     case = Case(L=27, dim=12, groups=2, d_state=4, reverse=reverse)
     ins = case.inputs(DEVICE)
     args = _launch_args(ins)
-    pair, blocks = KERNEL_PAIRS[kernel], dict(block_d=block_d, chunk=chunk)
+    pair, blocks = kernel_pair(kernel), dict(block_d=block_d, chunk=chunk)
     out, ckpt = pair.scan_fwd(*args, True, GATE_IDS["silu"], reverse, **blocks)
     want = run_scan(selective_scan_fn, ins, case, backend="reference")
     torch.testing.assert_close(out, want[0], rtol=6e-4, atol=2e-3)
@@ -99,14 +99,14 @@ def test_kernels_share_checkpoints():
     case = Case(L=45, dim=8, groups=2, d_state=3)
     ins = case.inputs(DEVICE)
     args = _launch_args(ins)
-    runs = {k: pair.scan_fwd(*args, True, GATE_IDS["silu"], False, chunk=16) for k, pair in KERNEL_PAIRS.items()}
+    runs = {k: kernel_pair(k).scan_fwd(*args, True, GATE_IDS["silu"], False, chunk=16) for k in KERNELS}
     (out_s, ckpt_s), (out_t, ckpt_t) = runs["sequential"], runs["tiled"]
     assert ckpt_s.shape == ckpt_t.shape == (case.batch, case.dim, 3, case.d_state)
     torch.testing.assert_close(ckpt_t, ckpt_s, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(out_t, out_s, rtol=1e-5, atol=1e-5)
     dout = torch.randn_like(out_s)
-    crossed = KERNEL_PAIRS["tiled"].scan_bwd(dout, *args, ckpt_s, True, GATE_IDS["silu"], False, chunk=16)
-    native = KERNEL_PAIRS["sequential"].scan_bwd(dout, *args, ckpt_s, True, GATE_IDS["silu"], False, chunk=16)
+    crossed = kernel_pair("tiled").scan_bwd(dout, *args, ckpt_s, True, GATE_IDS["silu"], False, chunk=16)
+    native = kernel_pair("sequential").scan_bwd(dout, *args, ckpt_s, True, GATE_IDS["silu"], False, chunk=16)
     for a, b in zip(crossed, native):
         if a is not None:
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
