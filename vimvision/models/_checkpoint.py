@@ -25,7 +25,7 @@ def read_checkpoint(path: str | Path) -> dict:
             return load_file(str(path))
         with torch.serialization.safe_globals(SAFE_GLOBALS):
             return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:  # torch's text advises weights_only=False: name the object instead
+    except pickle.UnpicklingError as e:  # name the refused object; torch's own text suggests an unsafe retry
         lines = [line for line in str(e).splitlines() if "GLOBAL" in line] or [type(e).__name__]
         raise ValueError(f"cannot read checkpoint {str(path)!r}: it holds objects other than tensors and plain "
                          f"containers, refused without running them ({lines[0].strip()})") from None
