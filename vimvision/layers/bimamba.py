@@ -17,6 +17,10 @@ from ..kernels import GATE_ACTS, causal_conv1d_fn, selective_scan_fn
 from ..kernels.backend import check_backend
 from ..validation import check_choice, check_int
 
+# torch.fx leaves: the ops' input checks and backend dispatch run when a traced graph runs
+torch.fx.wrap("causal_conv1d_fn")
+torch.fx.wrap("selective_scan_fn")
+
 
 class CausalConv1d(nn.Conv1d):
     """Mamba's depthwise causal conv + SiLU on (batch, channels, L) through the fused kernel; reverse=True

@@ -17,6 +17,9 @@ from ..kernels import forgetting_attention_fn
 from ..kernels.backend import check_backend
 from ..kernels.forgetting_attention import decay_bias
 
+# a torch.fx leaf: the op's input checks and backend dispatch run when a traced graph runs
+torch.fx.wrap("forgetting_attention_fn")
+
 
 class ForgettingAttention(nn.Module):
     """Bidirectional forgetting attention on (batch, L, dim) sequences.

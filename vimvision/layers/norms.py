@@ -8,6 +8,8 @@ from timm.layers import RmsNorm
 
 from ..kernels import add_norm_fn
 
+torch.fx.wrap("add_norm_fn")  # a torch.fx leaf: its checks and backend dispatch run when a traced graph runs
+
 
 class AddRmsNorm(RmsNorm):
     """timm's RmsNorm (same parameter) applied to x + residual: returns (norm(x + residual), x + residual).

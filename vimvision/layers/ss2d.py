@@ -21,6 +21,11 @@ from ..kernels.selective_scan.activations import gate
 from ..validation import check_choice, check_int
 from .bimamba import init_dt_proj
 
+# torch.fx leaves: the ops' input checks and backend dispatch run when a traced graph runs
+torch.fx.wrap("cross_scan_fn")
+torch.fx.wrap("cross_merge_fn")
+torch.fx.wrap("selective_scan_fn")
+
 ROUTES = 4
 
 
@@ -103,7 +108,10 @@ class SS2D(nn.Module):
     def _scan_2d(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, D, H, W) -> (batch, D, H * W) in fp32: the four routes scanned in one call and merged
         (the official dataflow); on the Triton path, two routes read forwards and backwards instead."""
-        backend = resolve_backend(self.kernel_backend, x, "SS2D", "kernel_backend")
+        if isinstance(x, torch.fx.Proxy):  # traced: the device is not known; each op resolves 'auto' when run
+            backend = self.kernel_backend
+        else:
+            backend = resolve_backend(self.kernel_backend, x, "SS2D", "kernel_backend")
         if backend == "triton":
             return self._scan_2d_reversed(x)
         batch, D, H, W = x.shape
@@ -153,7 +161,8 @@ class SS2D(nn.Module):
             x = x.permute(0, 3, 1, 2)
         x = F.silu(self.conv2d(x))
         batch, D, H, W = x.shape
-        y = self._scan_2d(x).float()
+        # the fp32 scan output is normed in fp32, or in the norm's dtype when the weights were cast without autocast
+        y = self._scan_2d(x).to(self.out_norm.weight.dtype)
         if self.channel_first:
             y = self.out_norm(y.view(batch, D, H, W)).to(x.dtype)
         else:

@@ -2,6 +2,9 @@
 adapting checkpoints, pool checks, the grad-checkpointed block loop and the no-weight-decay tags."""
 from __future__ import annotations
 
+import contextlib
+import functools
+import inspect
 import sys
 from typing import Any, Callable, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
@@ -13,7 +16,10 @@ from timm.models._features import feature_take_indices
 from ..validation import check_choice
 from ._checkpoint import custom_load_overlay, load_strict, pick_state_dict, read_checkpoint
 
-__all__ = ["Arch", "FamilyModel", "adapt_state_dict", "build_family_model", "check_global_pool", "register_variants"]
+__all__ = [
+    "Arch", "FamilyModel", "adapt_state_dict", "build_family_model", "check_global_pool", "factory_kwargs",
+    "register_variants",
+]
 
 KeyConverter = Callable[[str, torch.Tensor], Tuple[str, torch.Tensor]]
 
@@ -27,6 +33,26 @@ class Arch(NamedTuple):
 
 def check_global_pool(family: str, global_pool: str, allowed: Sequence[str]) -> str:
     return check_choice(family, "global_pool", global_pool, allowed)
+
+
+def factory_kwargs(init: Callable) -> Callable:
+    """timm's ``device=`` / ``dtype=`` factory arguments for a model __init__: the layers are built with device as
+    the default device (so ``device='meta'`` allocates nothing, for ``to_empty`` + ``load_state_dict``) and then
+    cast to dtype, which is what passing both to every layer, as timm's models do, amounts to."""
+    @functools.wraps(init)
+    def wrapped(self, *args, device: Optional[Union[str, torch.device]] = None,
+                dtype: Optional[torch.dtype] = None, **kwargs) -> None:
+        with torch.device(device) if device is not None else contextlib.nullcontext():
+            init(self, *args, **kwargs)
+        if dtype is not None:
+            if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+                raise ValueError(f"{type(self).__name__}: dtype has {dtype!r}, expected a floating-point torch.dtype")
+            self.to(dtype=dtype)
+
+    signature = inspect.signature(init)
+    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None) for name in ("device", "dtype")]
+    wrapped.__signature__ = signature.replace(parameters=[*signature.parameters.values(), *extra])
+    return wrapped
 
 
 class FamilyModel(nn.Module):
@@ -67,6 +93,14 @@ class FamilyModel(nn.Module):
         """What the official trainers exempt besides 1-D tensors and biases: the official model's
         no_weight_decay() names, not mamba's tags (so the 2-D A_log / A_logs are decayed there)."""
         return set(self.OFFICIAL_NO_WEIGHT_DECAY)
+
+    def new_head(self, in_features: int, num_classes: int) -> nn.Module:
+        """A classifier (Identity for 0 classes) on the model's device and dtype and in its train/eval mode,
+        for reset_classifier."""
+        reference = next(self.parameters())
+        head = nn.Linear(in_features, num_classes, device=reference.device, dtype=reference.dtype) \
+            if num_classes > 0 else nn.Identity()
+        return head.train(self.training)
 
     @torch.jit.ignore
     def set_grad_checkpointing(self, enable: bool = True) -> None:

@@ -27,7 +27,15 @@ from ..kernels.backend import check_backend, resolve_backend
 from ..layers.bimamba import BiMambaMixer
 from ..layers.norms import AddRmsNorm
 from ..validation import check_int, check_rate
-from ._builder import Arch, FamilyModel, adapt_state_dict, build_family_model, check_global_pool, register_variants
+from ._builder import (
+    Arch,
+    FamilyModel,
+    adapt_state_dict,
+    build_family_model,
+    check_global_pool,
+    factory_kwargs,
+    register_variants,
+)
 
 __all__ = ["MixerFactory", "Vim", "bimamba_mixers", "create_vim"]
 
@@ -43,6 +51,29 @@ def bimamba_mixers(d_state: int = 16, expand: int = 2, gate_act: str = "silu") -
         return BiMambaMixer(dim, d_state=d_state, expand=expand, gate_act=gate_act, kernel_backend=kernel_backend)
 
     return build
+
+
+def check_vim_input(x: torch.Tensor, in_chans: int, img_size: Tuple[int, int], patch_size: int, stride: int,
+                    dynamic_img_size: bool, kernel_backend: str) -> torch.Tensor:
+    """x, after the named errors for a wrong layout, size or kernel backend (a torch.fx leaf: it runs when a traced
+    graph runs, instead of stopping the trace)."""
+    resolve_backend(kernel_backend, x, "Vim", "kernel_backend")  # a named error before any kernel's
+    if x.dim() != 4 or x.shape[1] != in_chans:
+        raise ValueError(f"Vim: input has shape {tuple(x.shape)}, expected (batch, {in_chans}, H, W)")
+    H, W = x.shape[-2:]
+    if not dynamic_img_size and (H, W) != img_size:
+        raise ValueError(f"Vim: input size {H}x{W} differs from img_size {img_size}; build the model with "
+                         f"img_size=({H}, {W}) (weights are resampled) or dynamic_img_size=True")
+    if H < patch_size or W < patch_size:
+        raise ValueError(f"Vim: input size {H}x{W} is smaller than the patch size {patch_size}")
+    if (H - patch_size) % stride or (W - patch_size) % stride:
+        raise ValueError(f"Vim: input size {H}x{W} is not covered by the patch grid (patch_size {patch_size}, "
+                         f"stride {stride}): expected each side minus the patch divisible by the stride; the last "
+                         "rows or columns would be dropped")
+    return x
+
+
+torch.fx.wrap("check_vim_input")
 
 
 class StridedPatchEmbed(nn.Module):
@@ -64,18 +95,7 @@ class StridedPatchEmbed(nn.Module):
         return (height - self.patch_size) // self.stride + 1, (width - self.patch_size) // self.stride + 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or x.shape[1] != self.proj.in_channels:
-            raise ValueError(f"Vim: input has shape {tuple(x.shape)}, expected (batch, {self.proj.in_channels}, H, W)")
-        H, W = x.shape[-2:]
-        if not self.dynamic_img_size and (H, W) != self.img_size:
-            raise ValueError(f"Vim: input size {H}x{W} differs from img_size {self.img_size}; build the model with "
-                             f"img_size=({H}, {W}) (weights are resampled) or dynamic_img_size=True")
-        if H < self.patch_size or W < self.patch_size:
-            raise ValueError(f"Vim: input size {H}x{W} is smaller than the patch size {self.patch_size}")
-        if (H - self.patch_size) % self.stride or (W - self.patch_size) % self.stride:
-            raise ValueError(f"Vim: input size {H}x{W} is not covered by the patch grid (patch_size "
-                             f"{self.patch_size}, stride {self.stride}): expected each side minus the patch "
-                             "divisible by the stride; the last rows or columns would be dropped")
+        """(batch, C, H, W) -> (batch, patches, dim); the input is checked by the model (check_vim_input)."""
         return self.proj(x).flatten(2).transpose(1, 2)
 
 
@@ -111,6 +131,7 @@ class Vim(FamilyModel):
     INTERMEDIATE_FORMATS = ("NCHW", "NLC")
     OFFICIAL_NO_WEIGHT_DECAY = ("pos_embed", "cls_token")  # of the official set, the ones this model has
 
+    @factory_kwargs
     def __init__(
         self,
         img_size: Union[int, Tuple[int, int]] = 224,
@@ -139,7 +160,7 @@ class Vim(FamilyModel):
         check_int("Vim", minimum=0, num_classes=num_classes)
         check_rate("Vim", drop_rate=drop_rate, drop_path_rate=drop_path_rate)
         self.kernel_backend = check_backend(kernel_backend, "Vim", "kernel_backend")
-        self.num_classes = num_classes
+        self.num_classes, self.in_chans = num_classes, in_chans
         self.global_pool = check_global_pool("Vim", global_pool, GLOBAL_POOLS)
         self.num_features = self.head_hidden_size = self.embed_dim = embed_dim
         self.num_prefix_tokens = 1
@@ -204,7 +225,7 @@ class Vim(FamilyModel):
         if global_pool is not None:
             self.global_pool = check_global_pool("Vim", global_pool, GLOBAL_POOLS)
         self.num_classes = num_classes
-        self.head = nn.Linear(self.embed_dim, num_classes) if num_classes > 0 else nn.Identity()
+        self.head = self.new_head(self.embed_dim, num_classes)
 
     def _pos_embed(self, x: torch.Tensor, grid: Tuple[int, int]) -> torch.Tensor:
         """Insert the class token at M // 2 and add the position embedding (resampled if the grid differs)."""
@@ -217,9 +238,12 @@ class Vim(FamilyModel):
         return self.pos_drop(x + pos_embed)
 
     def _embed(self, x: torch.Tensor):
-        resolve_backend(self.kernel_backend, x, "Vim", "kernel_backend")  # a named error before any kernel's
-        grid = self.patch_embed.grid_for(*x.shape[-2:])
-        return self._pos_embed(self.patch_embed(x), grid), grid
+        embed = self.patch_embed
+        x = check_vim_input(x, embed.proj.in_channels, embed.img_size, embed.patch_size, embed.stride,
+                            embed.dynamic_img_size, self.kernel_backend)
+        # a fixed-size model's grid is a constant, so that torch.fx can trace it
+        grid = embed.grid_for(x.shape[-2], x.shape[-1]) if embed.dynamic_img_size else embed.grid_size
+        return self._pos_embed(embed(x), grid), grid
 
     def _final_norm(self, hidden: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
         if isinstance(self.norm_f, nn.Identity):  # pruned by prune_intermediate_layers(prune_norm=True)

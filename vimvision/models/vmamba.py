@@ -23,7 +23,15 @@ from timm.models import generate_default_cfgs
 
 from ..layers.ss2d import SS2D, Permute, linear_layer, norm_layer
 from ..validation import check_choice, check_int, check_rate
-from ._builder import Arch, FamilyModel, adapt_state_dict, build_family_model, check_global_pool, register_variants
+from ._builder import (
+    Arch,
+    FamilyModel,
+    adapt_state_dict,
+    build_family_model,
+    check_global_pool,
+    factory_kwargs,
+    register_variants,
+)
 
 __all__ = ["VMamba", "create_vmamba"]
 
@@ -63,6 +71,16 @@ class VSSBlock(nn.Module):
         return x
 
 
+def pad_to_even(x: torch.Tensor) -> torch.Tensor:
+    """(batch, H, W, C) with an odd H or W zero-padded at the bottom / right, as the official patch merging
+    (a torch.fx leaf: the size test runs when a traced graph runs)."""
+    H, W = x.shape[1:3]
+    return F.pad(x, (0, 0, 0, W % 2, 0, H % 2)) if H % 2 or W % 2 else x
+
+
+torch.fx.wrap("pad_to_even")
+
+
 class PatchMerging2D(nn.Module):
     """Swin patch merging on (batch, H, W, C): 2x2 neighbours concatenated, LayerNorm, Linear 4C -> 2C."""
 
@@ -72,9 +90,7 @@ class PatchMerging2D(nn.Module):
         self.norm = nn.LayerNorm(4 * dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        H, W = x.shape[1:3]
-        if H % 2 or W % 2:
-            x = F.pad(x, (0, 0, 0, W % 2, 0, H % 2))
+        x = pad_to_even(x)
         x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]], dim=-1)
         return self.reduction(self.norm(x))
 
@@ -95,6 +111,18 @@ def _downsample(version: str, dim: int, out_dim: int, channel_first: bool) -> nn
         return PatchMerging2D(dim, out_dim)
     to_last, to_first = (nn.Identity(), nn.Identity()) if channel_first else (Permute(0, 2, 3, 1), Permute(0, 3, 1, 2))
     return nn.Sequential(to_first, nn.Conv2d(dim, out_dim, 3, 2, 1), to_last, norm_layer(out_dim, channel_first))
+
+
+def check_vmamba_input(x: torch.Tensor, in_chans: int, least: int) -> torch.Tensor:
+    """x, after the named error for a wrong layout or a side under `least` (a torch.fx leaf: it runs when a traced
+    graph runs, instead of stopping the trace)."""
+    if x.dim() != 4 or x.shape[1] != in_chans or min(x.shape[-2:]) < least:
+        raise ValueError(f"VMamba: input has shape {tuple(x.shape)}, expected (batch, {in_chans}, H, W) "
+                         f"with H, W >= {least}")
+    return x
+
+
+torch.fx.wrap("check_vmamba_input")
 
 
 def _check_stages(depths, dims) -> None:
@@ -120,6 +148,7 @@ class VMamba(FamilyModel):
 
     INTERMEDIATE_FORMATS = ("NCHW", "NHWC")
 
+    @factory_kwargs
     def __init__(
         self,
         in_chans: int = 3,
@@ -152,6 +181,7 @@ class VMamba(FamilyModel):
             raise ValueError("VMamba: version 'v0' runs channel-last only (channel_first=False), as the official")
         dims = [dims * 2**i for i in range(len(depths))] if isinstance(dims, int) else list(dims)
         self.num_classes, self.global_pool, self.channel_first = num_classes, global_pool, channel_first
+        self.in_chans = in_chans
         self.num_features = self.head_hidden_size = dims[-1]
         self.output_fmt = "NCHW" if channel_first else "NHWC"
         self.grad_checkpointing = False
@@ -210,18 +240,15 @@ class VMamba(FamilyModel):
         if global_pool is not None:
             self.global_pool = check_global_pool("VMamba", global_pool, GLOBAL_POOLS)
         self.num_classes = num_classes
-        self.classifier.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+        self.classifier.head = self.new_head(self.num_features, num_classes)
 
-    def _check_input(self, x: torch.Tensor) -> None:
+    def _checked(self, x: torch.Tensor) -> torch.Tensor:
         stem = self.patch_embed[0]
         least = stem.kernel_size[0] - 2 * stem.padding[0]  # v0: the 4x4 patch; v2: one pixel
-        if x.dim() != 4 or x.shape[1] != stem.in_channels or min(x.shape[-2:]) < least:
-            raise ValueError(f"VMamba: input has shape {tuple(x.shape)}, expected (batch, {stem.in_channels}, H, W) "
-                             f"with H, W >= {least}")
+        return check_vmamba_input(x, stem.in_channels, least)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        self._check_input(x)
-        x = self.patch_embed(x)
+        x = self.patch_embed(self._checked(x))
         for stage in self.layers:
             x = stage.downsample(self.run_blocks(stage.blocks, x))
         return x
@@ -238,8 +265,7 @@ class VMamba(FamilyModel):
                            output_fmt: str) -> Tuple[torch.Tensor, List[torch.Tensor]]:
         """Each chosen stage's block output (before its downsample), 'NCHW' or 'NHWC'; norm applies the final
         norm to the last stage only (the official dense backbone adds its own per-stage norms)."""
-        self._check_input(x)
-        x = self.patch_embed(x)
+        x = self.patch_embed(self._checked(x))
         intermediates = []
         for i, stage in enumerate(stages):
             feat = self.run_blocks(stage.blocks, x)
