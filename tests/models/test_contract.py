@@ -3,9 +3,11 @@
 Parametrized over ``timm.list_models(module=...)`` for our modules, at reduced depths and widths (as timm's
 ``test_*`` variants) on the PyTorch kernels (tests/kernels covers the Triton path). Fixed-size models (Vim) run
 at their cfg's input size; the others, as timm shrinks them, at SMALL_INPUT except where the cfg's size is the
-point (pool_size). What fails today is marked xfail(strict=True) with the error it raises, so a fix shows up.
+point (pool_size).
 """
 from __future__ import annotations
+
+import warnings
 
 import pytest
 import timm
@@ -27,19 +29,7 @@ REDUCED = {
 SMALL_INPUT = (3, 64, 64)  # small enough for every family, four halvings to 2x2 in VMamba
 BATCH = 2
 
-# TorchScript: the kernel wrappers' Python-level dispatch stops it (the deploy issue)
-SCRIPT_FAILS = {
-    "vim": "NotSupportedError \"Don't support conversion in JoinedStr\": the f-string error messages of the kernel "
-           "wrappers (kernels/*/interface.py)",
-    "vmamba": "a TorchScript frontend error in the kernel wrappers or SS2D's fx-proxy test",
-}
-SCRIPT_FAILS["vim_fox"] = SCRIPT_FAILS["vim"]  # the Vim class
 REL_ERROR_AFTER_CAST = {torch.bfloat16: 3e-2, torch.float16: 4e-3}  # |y - y_fp32| / |y_fp32|: 8 / 11 mantissa bits
-
-
-def _with_xfail(reasons: dict, raises) -> list:
-    return [pytest.param(name, marks=pytest.mark.xfail(strict=True, raises=raises, reason=reasons[FAMILY_OF[name]]))
-            for name in MODELS]
 
 
 def create(name: str, **kwargs) -> torch.nn.Module:
@@ -228,13 +218,22 @@ def test_low_precision_weights_without_autocast(name, dtype):
     assert ((got.float() - want).norm() / want.norm()).item() < REL_ERROR_AFTER_CAST[dtype]
 
 
-@pytest.mark.parametrize("name", _with_xfail(SCRIPT_FAILS, (RuntimeError, torch.jit.frontend.NotSupportedError)))
-def test_torchscript(name):
+@pytest.mark.parametrize("name", MODELS)
+def test_torchscript_tracing_works_and_scripting_says_what_does(name, tmp_path):
+    """torch.jit.trace gives the eager outputs at another batch size too and survives save / load; torch.jit.script
+    raises an error that names the model and the working alternatives."""
     model = create(name).eval()
     x = input_for(model)
-    scripted = torch.jit.script(model)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # the leaves' input checks, traced as constants
+        traced = torch.jit.trace(model, x)
+    torch.jit.save(traced, tmp_path / "model.pt")
+    loaded = torch.jit.load(tmp_path / "model.pt")
+    more = torch.cat([x, x[:1]])
     with torch.no_grad():
-        torch.testing.assert_close(scripted(x), model(x))
+        torch.testing.assert_close(loaded(more), model(more))
+    with pytest.raises(RuntimeError, match=rf"{type(model).__name__}: torch.jit.script .* torch.jit.trace"):
+        torch.jit.script(model)
 
 
 def test_every_registered_model_is_covered():

@@ -94,6 +94,15 @@ class FamilyModel(nn.Module):
         no_weight_decay() names, not mamba's tags (so the 2-D A_log / A_logs are decayed there)."""
         return set(self.OFFICIAL_NO_WEIGHT_DECAY)
 
+    def __prepare_scriptable__(self) -> nn.Module:
+        """torch.jit.script calls this first: say why it cannot work and what does, instead of TorchScript's error
+        from deep inside a kernel wrapper."""
+        raise RuntimeError(
+            f"{type(self).__name__}: torch.jit.script cannot compile this model: its kernels are torch.library ops "
+            "reached through Python-level input checks and backend dispatch, which TorchScript does not compile. "
+            "Use torch.jit.trace(model, example) (the traced module saves and loads), torch.export.export(model, "
+            "(example,)), or torch.fx / timm's fx feature extraction.")
+
     def new_head(self, in_features: int, num_classes: int) -> nn.Module:
         """A classifier (Identity for 0 classes) on the model's device and dtype and in its train/eval mode,
         for reset_classifier."""
