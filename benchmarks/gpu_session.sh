@@ -6,6 +6,11 @@
 #   run(command="bash benchmarks/gpu_session.sh kernels", carry=[".whl"], timeout_s=600)
 #   run(command="bash benchmarks/gpu_session.sh models",  carry=[".whl"], timeout_s=600)
 #
+# or, when the lease is the usual 15 minutes, everything that matters in ONE call of under 10 minutes
+# (a second call would cost another start and the idle gap between them):
+#
+#   run(command="bash benchmarks/gpu_session.sh all", carry=[".whl"], timeout_s=595)
+#
 # kernels: the scan at real shapes against float64 and the roofline (tools/roofline.py), the models
 #          on the GPU against the CPU plus 200 bf16 training steps (tools/check_models.py), and the
 #          kernel test suite compiled (no interpreter).
@@ -16,7 +21,7 @@
 # device and date (METHOD.md: record every GPU figure with its command).
 set -u -o pipefail
 cd "$(dirname "$0")/.."
-part=${1:?usage: gpu_session.sh fetch|kernels|models}
+part=${1:?usage: gpu_session.sh fetch|kernels|models|all}
 
 if [ "$part" = fetch ]; then
     mkdir -p .git/info .whl && grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >> .git/info/exclude
@@ -75,8 +80,25 @@ models)
         --img-size 224 512 640 1024 1248 --batch-size 16 --mode infer --dtype float32 --warmup 2 --repeats 5 \
         --csv "$OUT/resolution.csv" --plot "$OUT/resolution.png"
     ;;
+all)  # 570 s of step limits: the scan, the models, the compiled kernel tests, then throughput
+    step roofline 130 python3 tools/roofline.py
+    step check_models 70 python3 tools/check_models.py --models vim_small vmamba_tiny --steps 200
+    # -v: one line per finished test, so a step cut at its limit still says what passed and what failed
+    step kernel_tests 150 bash -c "python3 -m pytest -o addopts= -v --tb=short -n 12 --dist worksteal \
+        -p no:cacheprovider tests/kernels > $OUT/kernel_tests.log 2>&1; rc=\$?; \
+        grep -E 'FAILED|ERROR|passed|failed' $OUT/kernel_tests.log | tail -n 40; exit \$rc"
+    for dtype in bfloat16 float32; do
+        step "models_224_$dtype" 80 python3 tools/benchmark.py --models vim_tiny vim_small vmamba_tiny \
+            --baselines deit_tiny_patch16_224 deit_small_patch16_224 swin_tiny_patch4_window7_224 convnext_tiny \
+            --img-size 224 --batch-size 128 --dtype "$dtype" --warmup 2 --repeats 5 \
+            --csv "$OUT/models_$dtype.csv" --plot "$OUT/models_$dtype.png"
+    done
+    step resolution 60 python3 tools/benchmark.py --models vim_tiny --baselines deit_tiny_patch16_224 \
+        --img-size 224 512 1024 1248 --batch-size 16 --mode infer --dtype float32 --warmup 2 --repeats 5 \
+        --csv "$OUT/resolution.csv" --plot "$OUT/resolution.png"
+    ;;
 *)
-    echo "unknown part $part: fetch, kernels or models" >&2
+    echo "unknown part $part: fetch, kernels, models or all" >&2
     exit 2
     ;;
 esac
