@@ -10,6 +10,8 @@ import torch
 import triton
 import triton.language as tl
 
+from .op import default_chunk  # the checkpoint rule lives beside the op, which imports without Triton
+
 
 @triton.jit
 def _gate(z, GATE: tl.constexpr):
@@ -103,11 +105,6 @@ def _add_param_grads(dA_ptr, dB_ptr, dC_ptr, dD_ptr, dbias_ptr, dA_acc, dB_acc, 
 
 
 ChannelsPerProgram = Callable[[int, int], int]  # (dim_per_group, BLOCK_N) -> BLOCK_D
-
-
-def default_chunk(L: int) -> int:
-    """Steps between state checkpoints (the tiled kernels' tile length): a power of two in [16, 64]."""
-    return min(64, max(16, triton.next_power_of_2(L)))
 
 
 def _groups(B: torch.Tensor, C: torch.Tensor) -> int:

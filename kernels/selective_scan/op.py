@@ -33,11 +33,14 @@ def kernel_pair(kernel: str):
     return fused
 
 
+def default_chunk(L: int) -> int:
+    """Steps between state checkpoints (the tiled kernels' tile length): a power of two in [16, 64]."""
+    return min(64, max(16, 1 << max(L - 1, 0).bit_length()))
+
+
 def _num_checkpoints(L: int, backend: str) -> int:
     if backend != "triton":
         return 1
-    from .common import default_chunk
-
     chunk = default_chunk(L)
     return (L + chunk - 1) // chunk
 

@@ -1,5 +1,6 @@
-"""The closed-form scan (what exporters lower) against the sequential reference, and the decomposition
-table: a decomposed torch.export graph holds only core ATen ops and matches eager."""
+"""The closed-form scan (what exporters lower) against the sequential reference, every decomposition
+against its op's Triton kernel (the interpreter on CPU), and a decomposed torch.export graph: only core
+ATen ops, matching eager."""
 from __future__ import annotations
 
 import pytest
@@ -52,6 +53,44 @@ def test_decomposition_returns_the_triton_checkpoints(reverse):
     got = decompositions()[torch.ops.vimvision.selective_scan.default](*args, *flags)
     assert got[1].shape == want[1].shape
     for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-4)
+
+
+def _randn(*shape, seed=0):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def _attention_args():
+    q, k, v = (_randn(3, 20, 16, seed=i) for i in range(3))
+    cf, cb = (-torch.rand(3, 20, generator=torch.Generator().manual_seed(i)).cumsum(-1) for i in (3, 4))
+    return q, k, v, cf, cb, 0.25
+
+
+OTHER_OPS = {  # case: (op, its arguments)
+    "causal_conv1d": ("causal_conv1d", lambda: (_randn(2, 8, 19), _randn(8, 4, seed=1), _randn(8, seed=2), True,
+                                                True)),
+    "causal_conv1d_no_bias": ("causal_conv1d", lambda: (_randn(2, 8, 19), _randn(8, 4, seed=1), None, False, False)),
+    # rows of variance near eps, so that the normalization's eps shows in every output
+    "add_norm_rms": ("add_norm", lambda: (3e-3 * _randn(6, 32), 3e-3 * _randn(6, 32, seed=1), _randn(32, seed=2),
+                                          _randn(32, seed=3), 1e-5, True, True)),
+    "layer_norm_first": ("add_norm", lambda: (1e-3 * _randn(6, 32), None, _randn(32, seed=2), None, 1e-6, False,
+                                              False)),
+    "cross_scan": ("cross_scan", lambda: (_randn(2, 8, 3, 5), 4)),
+    "cross_scan_2_routes": ("cross_scan", lambda: (_randn(2, 8, 3, 5), 2)),
+    "cross_merge": ("cross_merge", lambda: (_randn(2, 4, 8, 3, 5),)),
+    "forgetting_attention": ("forgetting_attention", _attention_args),
+}
+
+
+@pytest.mark.parametrize("case", OTHER_OPS)
+def test_decomposition_matches_the_op(case):
+    name, make_args = OTHER_OPS[case]
+    op, args = getattr(torch.ops.vimvision, name), make_args()
+    want, got = op(*args), decompositions()[op.default](*args)
+    want, got = (want, got) if isinstance(want, tuple) else ((want,), (got,))
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert g.shape == w.shape and g.dtype == w.dtype
         torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-4)
 
 
