@@ -6,7 +6,7 @@ knows ATen's own ops, so nothing downstream (ONNX, AOTInductor, ExecuTorch) coul
     ep = torch.export.export(model, (x,))
     ep = ep.run_decompositions(vimvision.kernels.decompositions())   # core ATen only
 
-The scan becomes its closed form (``selective_scan/closed_form.py``); the others become their
+The scan becomes its stepped form (``selective_scan/stepped.py``); the others become their
 references. Each returns exactly what its op returns (checkpoints and saved statistics included).
 """
 from __future__ import annotations
@@ -17,14 +17,13 @@ from torch import Tensor
 from .add_norm.naive import add_norm_ref
 from .causal_conv1d.naive import causal_conv1d_torch
 from .cross_scan.naive import cross_merge_ref, cross_scan_ref
-from .selective_scan.closed_form import closed_form_scan
+from .selective_scan.op import default_chunk
+from .selective_scan.stepped import stepped_scan
 
 
 def _selective_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act, reverse, backend, kernel):
-    every = None
-    if backend == "triton":  # the Triton kernels' checkpoint spacing (common.default_chunk, without Triton)
-        every = min(64, max(16, 1 << (u.shape[-1] - 1).bit_length()))
-    return closed_form_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act, reverse, every)
+    every = default_chunk(u.shape[-1]) if backend == "triton" else None  # the Triton kernels' checkpoints
+    return stepped_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act, reverse, every)
 
 
 def _causal_conv1d(x, weight, bias, silu, reverse):

@@ -8,7 +8,8 @@ The baselines (default deit_tiny/small/base, swin_tiny, convnext_tiny) run in th
 figure is also a ratio (columns x_<baseline>: our throughput / the baseline's at the same resolution,
 mode and dtype). Writes a CSV and a PNG of throughput and memory against resolution (the Vim paper's
 figure 1 layout). Timing: warm-up runs, then the median of --repeats timed runs, synchronized on GPU.
---compile runs every model under torch.compile; the first call's seconds (the compile time) are reported.
+--compile compiles every model's residual blocks (regional compilation, as tools/train.py --torchcompile);
+the first call's seconds (the compile time) are reported.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from tabulate import tabulate
 from tqdm import tqdm
 
 from vimvision.benchmarking import measure_throughput, write_csv
+from vimvision.compile import compile_blocks
 from vimvision.factory import create_model
 
 BASELINES = ["deit_tiny_patch16_224", "deit_small_patch16_224", "deit_base_patch16_224",
@@ -66,7 +68,8 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--compile", action="store_true", help="torch.compile every model (default Inductor)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile every model's residual blocks in place (vimvision.compile_blocks; Inductor)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--csv", type=Path, default=Path("output/benchmark.csv"))
     p.add_argument("--plot", type=Path, default=Path("output/benchmark.png"))
@@ -80,7 +83,7 @@ def main(argv=None) -> list[dict]:
     for name, size, mode, dtype in tqdm(cases, desc="benchmark", unit="case"):
         model = create_model(name, size).to(device)
         if args.compile:
-            model = torch.compile(model)
+            compile_blocks(model)
         try:
             result = measure_throughput(model, size, args.batch_size, mode, DTYPES[dtype], args.warmup, args.repeats)
         except torch.OutOfMemoryError:

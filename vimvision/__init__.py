@@ -5,9 +5,10 @@ backbones with mmengine (``type='VMambaBackbone'`` in mmdet/mmseg configs), and 
 to count our ops (``FlopCountAnalysis`` anywhere, e.g. timm's ``benchmark.py``, counts the scan).
 """
 from . import dense, kernels, layers, models
+from .compile import compile_blocks
 from .flops import register_fvcore_handles
 
 register_fvcore_handles()
 
 __version__ = "0.1.0"
-__all__ = ["dense", "kernels", "layers", "models", "__version__"]
+__all__ = ["compile_blocks", "dense", "kernels", "layers", "models", "__version__"]

@@ -222,3 +222,16 @@ def test_readme_demo_runs(tmp_path):
                              str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "vim_tiny     test top-1" in result.stdout and "vmamba_tiny  test top-1" in result.stdout
+
+
+def test_torchcompile_trains_like_eager(tmp_path):
+    """--torchcompile compiles each residual block (vimvision.compile_blocks); without drop-path (Inductor draws
+    its own random numbers) the compiled run's weights follow the eager run's."""
+    same = [*TINY, "--epochs", "1", "--drop-path", "0", "--output", str(tmp_path)]
+    run(*same, "--experiment", "eager")
+    run(*same, "--experiment", "compiled", "--torchcompile")
+    eager = torch.load(tmp_path / "eager" / "last.pth", weights_only=True)["model"]
+    compiled = torch.load(tmp_path / "compiled" / "last.pth", weights_only=True)["model"]
+    assert eager.keys() == compiled.keys()
+    for name, value in eager.items():
+        torch.testing.assert_close(compiled[name], value, rtol=1e-3, atol=1e-4, msg=lambda m, k=name: f"{k}: {m}")

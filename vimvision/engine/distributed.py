@@ -20,6 +20,8 @@ from torch.distributed.checkpoint.state_dict import (
 )
 from torch.distributed.fsdp import FSDPModule, fully_shard
 
+from ..compile import residual_blocks
+
 _GATHER = StateDictOptions(full_state_dict=True, cpu_offload=True)  # rank 0 gets the full dict, others {}
 _SCATTER = StateDictOptions(full_state_dict=True)  # every rank passes the full dict and keeps its shard
 
@@ -38,11 +40,7 @@ def shard_blocks(model: nn.Module) -> nn.Module:
     stage.downsample, never the stage itself, so a sharded stage would never gather its parameters."""
     if not (dist.is_available() and dist.is_initialized()):
         raise ValueError("--fsdp needs a process group: launch with torchrun --nproc_per_node N")
-    blocks: list[tuple[str, nn.Module]] = []
-    for name, module in model.named_modules():
-        inside = any(name.startswith(f"{prefix}.") for prefix, _ in blocks)
-        if type(module).__name__.endswith("Block") and not inside:
-            blocks.append((name, module))
+    blocks = residual_blocks(model)
     if not blocks:
         raise ValueError(f"--fsdp: {type(model).__name__} has no module whose class name ends in 'Block' to shard")
     for tensor in model.state_dict().values():  # as DDP does: every rank starts from rank 0's weights
@@ -100,8 +98,7 @@ def gradient_sync(train_model: nn.Module, model: nn.Module, enabled: bool) -> It
         finally:
             model.set_requires_gradient_sync(True)
         return
-    ddp = getattr(train_model, "_orig_mod", train_model)  # under torch.compile
-    with ddp.no_sync() if isinstance(ddp, nn.parallel.DistributedDataParallel) else nullcontext():
+    with train_model.no_sync() if isinstance(train_model, nn.parallel.DistributedDataParallel) else nullcontext():
         yield
 
 

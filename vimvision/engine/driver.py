@@ -14,6 +14,7 @@ from timm.optim import create_optimizer_v2, param_groups_layer_decay, param_grou
 from timm.scheduler import create_scheduler_v2
 from timm.utils import ModelEmaV3, init_distributed_device, random_seed
 
+from ..compile import compile_blocks
 from .distributed import shard_blocks
 from .options import AMP_DTYPES, add_training_arguments, parse_args
 from .trainer import LoopConfig, Trainer
@@ -138,9 +139,9 @@ def run(task: Task, argv: Optional[Sequence[str]] = None, description: str = "")
     optimizer, scheduler = build_optimization(model, args, args.batch_size * args.world_size * args.grad_accum_steps,
                                               len(train_loader) // args.grad_accum_steps)
     scaler = torch.amp.GradScaler(device.type) if amp_dtype == torch.float16 else None
+    if args.torchcompile:  # regional: each residual block compiled in place, one compile per distinct block
+        compile_blocks(model)
     train_model = _wrap(model, args, device)
-    if args.torchcompile:
-        train_model = torch.compile(train_model)
 
     cfg = LoopConfig(epochs=args.epochs, grad_accum_steps=args.grad_accum_steps, clip_grad=args.clip_grad,
                      clip_mode=args.clip_mode, recovery_interval=args.recovery_interval,

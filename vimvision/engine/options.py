@@ -63,7 +63,8 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
                    help="fully sharded data parallel (FSDP2) under torchrun: each residual block and the model "
                         "(and the EMA copy) sharded over the processes; checkpoints hold full weights")
     g.add_argument("--channels-last", action="store_true")
-    g.add_argument("--torchcompile", action="store_true")
+    g.add_argument("--torchcompile", action="store_true",
+                   help="torch.compile each residual block in place (regional: one compile per distinct block)")
     g.add_argument("--grad-checkpointing", action="store_true")
     g.add_argument("--workers", "-j", type=int, default=4)
     g.add_argument("--seed", type=int, default=42)

@@ -1,4 +1,4 @@
-"""The closed-form scan (what exporters lower) against the sequential reference, every decomposition
+"""The stepped scan (what exporters lower) against the sequential reference, every decomposition
 against its op's Triton kernel (the interpreter on CPU), and a decomposed torch.export graph: only core
 ATen ops, matching eager."""
 from __future__ import annotations
@@ -8,7 +8,7 @@ import torch
 
 from tests.kernels.scan_cases import Case, assert_scan_close, run_scan
 from vimvision.kernels import decompositions, selective_scan_fn
-from vimvision.kernels.selective_scan.closed_form import closed_form_scan
+from vimvision.kernels.selective_scan.stepped import stepped_scan
 
 CASES = [
     Case(),
@@ -20,17 +20,17 @@ CASES = [
 ]
 
 
-def _closed(**kw):
+def _stepped(**kw):
     ret_last = kw.pop("return_last_state")
-    out, states = closed_form_scan(**kw)
+    out, states = stepped_scan(**kw)
     return (out, states[:, :, -1]) if ret_last else out
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
-def test_closed_form_matches_reference(case):
+def test_stepped_scan_matches_reference(case):
     ins = case.inputs()
     want = run_scan(selective_scan_fn, ins, case, backend="reference")
-    got = run_scan(_closed, ins, case, grad_out=want[3])
+    got = run_scan(_stepped, ins, case, grad_out=want[3])
     assert_scan_close(got, want, case.dtype)
 
 
@@ -38,7 +38,7 @@ def test_long_sequence_stays_finite_and_exact():
     case = Case(batch=1, dim=2, L=16384, d_state=2)
     ins = case.inputs()
     want = selective_scan_fn(**ins, delta_softplus=True, backend="reference")
-    got, _ = closed_form_scan(**ins, delta_softplus=True)
+    got, _ = stepped_scan(**ins, delta_softplus=True)
     assert torch.isfinite(got).all()
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
 
