@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 import vimvision  # noqa: F401  (registers the models)
-from tests.helpers import ROOT
+from tests.helpers import ROOT, torchrun
 
 pytestmark = pytest.mark.slow
 TRAIN = ROOT / "tools" / "train.py"
@@ -151,30 +151,21 @@ def test_distributed_data_parallel_with_amp_and_accumulation(tmp_path):
     assert float(row["train_loss"]) > 0 and (tmp_path / "ddp" / "last.pth").exists()
 
 
-def torchrun(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    launcher = Path(sys.executable).with_name("torchrun")
-    result = subprocess.run([str(launcher), "--standalone", "--nproc_per_node", "2", str(TRAIN), *args],
-                            capture_output=True, text=True)
-    if check and result.returncode != 0:
-        raise AssertionError(result.stdout[-3000:] + result.stderr[-3000:])
-    return result
-
-
 @pytest.mark.distributed
 def test_fsdp_trains_like_ddp_and_resumes_exactly(tmp_path):
     """--fsdp (FSDP2 over two CPU processes) with EMA, drop path and clipping: the weights equal a DDP run's
     to float rounding; killed mid-epoch and resumed, they are bit-identical to the uninterrupted FSDP run
     (every rank's RNG is saved); its checkpoints hold plain full weights that load without FSDP."""
     sharded = [*TINY, "--batch-size", "32", "--clip-grad", "1.0", "--output", str(tmp_path)]
-    torchrun(*sharded, "--experiment", "ddp")
-    torchrun(*sharded, "--fsdp", "--experiment", "fsdp")
-    killed = torchrun(*sharded, "--fsdp", "--experiment", "killed", "--recovery-interval", "5",
+    torchrun("train.py", *sharded, "--experiment", "ddp")
+    torchrun("train.py", *sharded, "--fsdp", "--experiment", "fsdp")
+    killed = torchrun("train.py", *sharded, "--fsdp", "--experiment", "killed", "--recovery-interval", "5",
                       "--kill-after-steps", "29", check=False)
     assert killed.returncode != 0
     recovery = torch.load(tmp_path / "killed" / "recovery.pth", weights_only=True)
     assert (recovery["epoch"], recovery["step"], recovery["num_updates"]) == (1, 3, 25)
     assert len(recovery["rng"]) == 2 and not torch.equal(recovery["rng"][0]["torch"], recovery["rng"][1]["torch"])
-    torchrun(*sharded, "--fsdp", "--experiment", "killed", "--recovery-interval", "5", "--resume", "auto")
+    torchrun("train.py", *sharded, "--fsdp", "--experiment", "killed", "--recovery-interval", "5", "--resume", "auto")
 
     ddp, fsdp, resumed = (torch.load(tmp_path / e / "last.pth", weights_only=True) for e in ("ddp", "fsdp", "killed"))
     for key in ("model", "model_ema"):
