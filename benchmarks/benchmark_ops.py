@@ -5,8 +5,8 @@
     python benchmarks/benchmark_ops.py --quick              # tiny shapes, a smoke test
 
 Prints (and with --output writes) a markdown table of seconds and of ratios against our torch
-backend, all measured in the same run. On a GPU it adds the triton backend and its achieved memory
-bandwidth as a fraction of the device's measured copy bandwidth.
+backend, all measured in the same run. It adds the fused backend (triton on a GPU, numba on a CPU) and
+its forward's achieved memory bandwidth as a fraction of the device's measured copy bandwidth.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from vimvision.benchmarking import ScanShape, copy_bandwidth, nbytes, scan_inputs
 from vimvision.kernels import selective_scan_fn
+from vimvision.kernels.backend import numba_available
 
 QUADRATIC = ("indexing loop (mamba ref)", "time-major loop (mamba-minimal)")
 
@@ -63,8 +64,15 @@ def time_call(fn, inputs, backward: bool, repeats: int, device, warmup: bool = T
     return statistics.median(times)
 
 
+def fused_backend(device: torch.device) -> str | None:
+    """The fused kernels on this device: Triton on a GPU, numba on a CPU (where installed)."""
+    if device.type == "cuda":
+        return "triton"
+    return "numba" if numba_available() else None
+
+
 def backends(device: torch.device) -> dict:
-    names = ["torch", "reference"] + (["triton"] if device.type == "cuda" else [])
+    names = ["torch", "reference"] + [b for b in (fused_backend(device),) if b]
     return {f"vimvision {b}": functools.partial(selective_scan_fn, backend=b) for b in names}
 
 
@@ -90,7 +98,8 @@ def run(shapes: dict, repeats: int, include_quadratic: bool, device: torch.devic
         with torch.no_grad():
             finite = bool(torch.isfinite(fn(*inputs)).all())
         results[(key, name)] = (fwd, both, finite)
-    peak = copy_bandwidth(device) if device.type == "cuda" else None
+    fused = fused_backend(device)
+    peak = copy_bandwidth(device) if fused else None
     header = "| shape | implementation | fwd s | fwd+bwd s | fwd vs torch | fwd+bwd vs torch | finite |"
     rows = [header, "|" + "---|" * 7]
     for key, shape in shapes.items():
@@ -102,10 +111,10 @@ def run(shapes: dict, repeats: int, include_quadratic: bool, device: torch.devic
             rows.append(f"| {shape.name} | {name} | {fwd:.4f} | {both_s} | {fwd / base_f:.1f}x | {ratio_b} "
                         f"| {finite} |")
         if peak:
-            fwd = results[(key, "vimvision triton")][0]
+            fwd = results[(key, f"vimvision {fused}")][0]
             achieved = scan_bytes(make_inputs(shape, device)) / fwd
-            rows.append(f"| {shape.name} | triton fwd bandwidth | {achieved / 1e9:.0f} GB/s of {peak / 1e9:.0f} GB/s "
-                        f"({achieved / peak:.0%}) | | | | |")
+            rows.append(f"| {shape.name} | {fused} fwd bandwidth | {achieved / 1e9:.1f} GB/s of {peak / 1e9:.1f} GB/s "
+                        f"copy ({achieved / peak:.0%}) | | | | |")
     return "\n".join(rows)
 
 

@@ -4,10 +4,13 @@
 - ``torch``: the fast PyTorch path. Where an op has no faster PyTorch form than its reference
   (add+norm, cross-scan/merge, forgetting attention's SDPA), ``torch`` runs the reference itself.
 - ``triton``: the Triton kernels; CUDA tensors, or CPU tensors under ``TRITON_INTERPRET=1``.
-- ``auto``: ``triton`` on CUDA tensors when Triton is installed, ``torch`` otherwise.
+- ``numba``: the fused CPU kernels compiled by numba (CPU tensors), where an op has them (the scan);
+  ``torch`` for the other ops.
+- ``auto``: ``triton`` on CUDA tensors when Triton is installed; on CPU tensors ``numba`` where the op has
+  numba kernels and numba is installed, ``torch`` otherwise.
 
-Triton is optional: every Triton kernel module is imported on the first ``triton`` call, so the package
-and the PyTorch backends work where Triton is not installed (macOS, Windows, minimal CPU installs).
+Triton and numba are optional: each kernel module is imported on its backend's first call, so the package
+and the PyTorch backends work where neither is installed (macOS, Windows, minimal CPU installs).
 """
 from __future__ import annotations
 
@@ -25,7 +28,17 @@ def triton_available() -> bool:
         return False
     return True
 
-BACKENDS = ("auto", "triton", "torch", "reference")
+
+@functools.cache
+def numba_available() -> bool:
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+BACKENDS = ("auto", "triton", "numba", "torch", "reference")
 
 
 def check_backend(backend: str, op_name: str, arg: str = "backend") -> str:
@@ -35,12 +48,23 @@ def check_backend(backend: str, op_name: str, arg: str = "backend") -> str:
     return backend
 
 
-def resolve_backend(backend: str, tensor: torch.Tensor, op_name: str, arg: str = "backend") -> str:
-    """The backend that runs on ``tensor``'s device: ``auto`` becomes ``triton`` or ``torch``."""
+def resolve_backend(backend: str, tensor: torch.Tensor, op_name: str, arg: str = "backend",
+                    has_numba: bool = False) -> str:
+    """The backend that runs on ``tensor``'s device: ``auto`` becomes ``triton``, ``numba`` or ``torch``.
+    ``has_numba``: the op has numba kernels (elsewhere ``numba`` runs ``torch``)."""
     check_backend(backend, op_name, arg)
     on_cuda = tensor.device.type == "cuda"
     if backend == "auto":
-        return "triton" if on_cuda and triton_available() else "torch"
+        if on_cuda:
+            return "triton" if triton_available() else "torch"
+        return "numba" if has_numba and tensor.device.type == "cpu" and numba_available() else "torch"
+    if backend == "numba":
+        if not numba_available():
+            raise ValueError(f"{op_name}: {arg} 'numba' needs numba, which is not installed: use 'torch' or "
+                             "'auto', or pip install numba")
+        if tensor.device.type != "cpu":
+            raise ValueError(f"{op_name}: {arg} 'numba' needs CPU tensors, got a tensor on device {tensor.device}")
+        return backend if has_numba else "torch"
     if backend == "triton" and not triton_available():
         raise ValueError(f"{op_name}: {arg} 'triton' needs Triton, which is not installed: use 'torch' or "
                          "'auto', or pip install triton")

@@ -17,12 +17,12 @@ from torch import Tensor
 from .add_norm.naive import add_norm_ref
 from .causal_conv1d.naive import causal_conv1d_torch
 from .cross_scan.naive import cross_merge_ref, cross_scan_ref
-from .selective_scan.op import default_chunk
+from .selective_scan.op import checkpoint_chunk
 from .selective_scan.stepped import stepped_scan
 
 
 def _selective_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act, reverse, backend, kernel):
-    every = default_chunk(u.shape[-1]) if backend == "triton" else None  # the Triton kernels' checkpoints
+    every = checkpoint_chunk(u.shape[-1], backend)  # the fused kernels' checkpoints
     return stepped_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act, reverse, every)
 
 

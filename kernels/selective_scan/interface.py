@@ -81,7 +81,7 @@ def _validate(u, delta, A, B, C, D, z, delta_bias, gate_act: str, backend: str):
             _check_tensor(name, t, [(dim,)], u)
     if z is not None:
         _check_tensor("z", z, [(batch, dim, L)], u, wide)
-    backend = resolve_backend(backend, u, "selective_scan_fn")
+    backend = resolve_backend(backend, u, "selective_scan_fn", has_numba=True)
     if backend == "triton":
         _check_tensor("u", u, [(batch, dim, L)], u, _DTYPES)
     return B, C, backend
@@ -109,14 +109,15 @@ def selective_scan_fn(
     y_t = C_t . h_t + D u_t; out = y * gate_act(z). Shapes: u, delta, z (batch, dim, L); A (dim, N);
     B, C (batch, groups, N, L), (batch, N, L) or fixed (dim, N); D, delta_bias (dim,). Returns out
     (u's dtype) and, if asked, the final state (batch, dim, N) in fp32, through which no gradient flows.
-    backend: "triton" (fused kernels), "torch" (fast chunked PyTorch), "reference" (sequential
-    loop), "auto" (triton on CUDA, torch otherwise). reverse=True scans from the last position to the
-    first, i.e. flip(scan(flip(inputs))), without flipped copies on the triton backend. kernel: the
-    triton backend's kernel pair, "sequential" or "tiled" (default $VIMVISION_SCAN_KERNEL, else sequential).
+    backend: "triton" (fused kernels), "numba" (fused CPU kernels), "torch" (chunked PyTorch),
+    "reference" (sequential loop), "auto" (triton on CUDA, numba on CPU where installed, else torch).
+    reverse=True scans from the last position to the first, i.e. flip(scan(flip(inputs))), without flipped
+    copies on the fused backends. kernel: the triton backend's kernel pair, "sequential" or "tiled"
+    (default $VIMVISION_SCAN_KERNEL, else sequential).
     """
     if torch.jit.is_tracing():  # fvcore's jit trace: shape checks would only add TracerWarnings
         B, C = (t.unsqueeze(1) if t.dim() == 3 else t for t in (B, C))
-        backend = resolve_backend(backend, u, "selective_scan_fn")
+        backend = resolve_backend(backend, u, "selective_scan_fn", has_numba=True)
     else:
         B, C, backend = _validate(u, delta, A, B, C, D, z, delta_bias, gate_act, backend)
     if not torch.jit.is_tracing() and u.numel() == 0:  # batch, dim or L 0: an empty output in u's autograd graph

@@ -6,7 +6,8 @@ carry a FLOP formula. ``triton_op`` lets the compiler see the Triton launches in
 "torch" backend (the CPU kernel) is a plain custom op of its own, ``vimvision::chunked_scan``:
 torch.compile traces a triton_op's body into the graph, and Inductor given the whole chunked scan
 compiles for minutes and runs slower than the eager loop, so the compiler sees it as one opaque call.
-``kernel`` names the Triton kernel pair.
+The "numba" backend (the fused CPU kernels, ``fused_cpu.py``) is another such pair,
+``vimvision::fused_cpu_scan``, and writes the Triton kernels' checkpoints. ``kernel`` names the Triton pair.
 """
 from __future__ import annotations
 
@@ -38,11 +39,15 @@ def default_chunk(L: int) -> int:
     return min(64, max(16, 1 << max(L - 1, 0).bit_length()))
 
 
+def checkpoint_chunk(L: int, backend: str) -> int | None:
+    """Steps between the checkpoints a backend returns: the fused kernels (Triton, numba) write one every
+    ``default_chunk(L)`` steps; the torch backend returns the final state only (None)."""
+    return default_chunk(L) if backend in ("triton", "numba") else None
+
+
 def _num_checkpoints(L: int, backend: str) -> int:
-    if backend != "triton":
-        return 1
-    chunk = default_chunk(L)
-    return (L + chunk - 1) // chunk
+    chunk = checkpoint_chunk(L, backend)
+    return 1 if chunk is None else (L + chunk - 1) // chunk
 
 
 def _acc_dtype(t: Tensor) -> torch.dtype:
@@ -80,6 +85,41 @@ def _(dout, u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act):
     return [torch.empty_like(t) if t is not None else u.new_empty(0) for t in (u, delta, A, B, C, D, z, delta_bias)]
 
 
+@torch.library.custom_op(f"{_NS}::fused_cpu_scan", mutates_args=())
+def fused_cpu_scan(
+    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor], z: Optional[Tensor],
+    delta_bias: Optional[Tensor], delta_softplus: bool, gate_act: str, reverse: bool,
+) -> tuple[Tensor, Tensor]:
+    """The numba backend's forward: (out, fp32 checkpoints (batch, dim, n, d_state)); numba is imported here."""
+    from . import fused_cpu
+
+    return fused_cpu.scan_fwd(u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act, reverse)
+
+
+@fused_cpu_scan.register_fake
+def _(u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act, reverse):
+    n = _num_checkpoints(u.shape[-1], "numba")
+    return torch.empty_like(u), u.new_empty(u.shape[0], u.shape[1], n, A.shape[-1], dtype=_acc_dtype(u))
+
+
+@torch.library.custom_op(f"{_NS}::fused_cpu_scan_bwd", mutates_args=())
+def fused_cpu_scan_bwd(
+    dout: Tensor, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor],
+    z: Optional[Tensor], delta_bias: Optional[Tensor], ckpt: Tensor, delta_softplus: bool, gate_act: str,
+    reverse: bool,
+) -> list[Tensor]:
+    """The numba backend's gradients, in ``selective_scan_bwd``'s order; absent inputs get empty tensors."""
+    from . import fused_cpu
+
+    grads = fused_cpu.scan_bwd(dout, u, delta, A, B, C, D, z, delta_bias, ckpt, delta_softplus, gate_act, reverse)
+    return [g if g is not None else u.new_empty(0) for g in grads]
+
+
+@fused_cpu_scan_bwd.register_fake
+def _(dout, u, delta, A, B, C, D, z, delta_bias, ckpt, delta_softplus, gate_act, reverse):
+    return [torch.empty_like(t) if t is not None else u.new_empty(0) for t in (u, delta, A, B, C, D, z, delta_bias)]
+
+
 @torch.library.triton_op(f"{_NS}::selective_scan", mutates_args=())
 def selective_scan(
     u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor], z: Optional[Tensor],
@@ -90,6 +130,8 @@ def selective_scan(
         return kernel_pair(kernel).scan_fwd(
             u, delta, A, B, C, D, z, delta_bias, delta_softplus, GATE_IDS[gate_act], reverse
         )
+    if backend == "numba":
+        return fused_cpu_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act, reverse)
     u, delta, B, C, z = _flip_seq(reverse, u, delta, B, C, z)
     out, last = chunked_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, gate_act)
     (out,) = _flip_seq(reverse, out)
@@ -120,6 +162,8 @@ def selective_scan_bwd(
         grads = kernel_pair(kernel).scan_bwd(
             dout, u, delta, A, B, C, D, z, delta_bias, ckpt, delta_softplus, GATE_IDS[gate_act], reverse
         )
+    elif backend == "numba":
+        grads = fused_cpu_scan_bwd(dout, u, delta, A, B, C, D, z, delta_bias, ckpt, delta_softplus, gate_act, reverse)
     else:
         dout, u, delta, B, C, z = _flip_seq(reverse, dout, u, delta, B, C, z)
         du, ddelta, dA, dB, dC, dD, dz, ddelta_bias = chunked_scan_bwd(

@@ -38,7 +38,7 @@ def test_every_op_rejects_a_bad_word_the_same_way(op):
 
 @pytest.mark.parametrize("op", list(_calls("auto")))
 def test_every_op_runs_every_word_on_cpu(op):
-    for backend in ("auto", "torch", "reference"):
+    for backend in ("auto", "numba", "torch", "reference"):
         _calls(backend)[op]()
 
 

@@ -10,8 +10,12 @@ from vimvision.kernels import scan_flops, selective_scan_fn
 
 
 class ScanLayer(torch.nn.Module):
+    def __init__(self, backend: str = "torch"):
+        super().__init__()
+        self.backend = backend
+
     def forward(self, u, delta, A, B, C, D, z):
-        return selective_scan_fn(u, delta, A, B, C, D, z=z, delta_softplus=True, backend="torch")
+        return selective_scan_fn(u, delta, A, B, C, D, z=z, delta_softplus=True, backend=self.backend)
 
 
 def _args(case: Case = Case(batch=2, dim=8, L=12, d_state=4, groups=2)):
@@ -44,8 +48,9 @@ def test_torch_backend_ops_pass_opcheck(op):
                                                                      "silu"))
 
 
-def test_compiler_sees_the_torch_backend_as_one_opaque_call():
-    """torch.compile traces a triton_op's body; the chunked scan inside it must stay one call (forward and
+@pytest.mark.parametrize("backend,op", [("torch", "chunked_scan"), ("numba", "fused_cpu_scan")])
+def test_compiler_sees_the_cpu_backends_as_one_opaque_call(backend, op):
+    """torch.compile traces a triton_op's body; the CPU scan inside it must stay one call (forward and
     backward graphs), not hundreds of inlined steps for Inductor."""
     from functorch.compile import make_boxed_func
     from torch._dynamo.backends.common import aot_autograd
@@ -57,11 +62,12 @@ def test_compiler_sees_the_torch_backend_as_one_opaque_call():
         return make_boxed_func(gm.forward)
 
     args = [a.requires_grad_() for a in _args(Case(batch=2, dim=8, L=37, d_state=4, groups=2))]
-    out = torch.compile(ScanLayer(), fullgraph=True, backend=aot_autograd(fw_compiler=keep, bw_compiler=keep))(*args)
+    compiler = aot_autograd(fw_compiler=keep, bw_compiler=keep)
+    out = torch.compile(ScanLayer(backend), fullgraph=True, backend=compiler)(*args)
     out.sum().backward()
     forward, backward = graphs
-    assert forward.count("vimvision.chunked_scan.default") == 1
-    assert backward.count("vimvision.chunked_scan_bwd.default") == 1
+    assert forward.count(f"vimvision.{op}.default") == 1
+    assert backward.count(f"vimvision.{op}_bwd.default") == 1
     assert not any("addcmul" in t for t in forward + backward), forward + backward
 
 
@@ -119,9 +125,10 @@ def _bad(**changes):
         (dict(u=torch.randn(8, 12)), ValueError, ["u", "(8, 12)", "(batch, dim, L)"]),
     ],
 )
-def test_bad_input_names_argument_and_expectation(changes, exc, words):
+@pytest.mark.parametrize("backend", ["torch", "numba"])
+def test_bad_input_names_argument_and_expectation(changes, exc, words, backend):
     with pytest.raises(exc) as info:
-        selective_scan_fn(**_bad(**changes), backend="torch")
+        selective_scan_fn(**_bad(**changes), backend=backend)
     for w in words:
         assert w in str(info.value), (w, str(info.value))
 

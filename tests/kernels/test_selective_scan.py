@@ -127,7 +127,7 @@ def test_kernel_argument_overrides_the_environment(monkeypatch):
     selective_scan_fn(**ins, backend="triton", kernel="tiled")
 
 
-@pytest.mark.parametrize("backend", ["reference", "torch"])
+@pytest.mark.parametrize("backend", ["reference", "torch"])  # numba: test_fused_cpu_scan.py
 def test_gradcheck_float64(backend):
     case = Case(batch=1, dim=4, L=7, d_state=2, groups=2, dtype=torch.float64)
     ins = case.inputs()

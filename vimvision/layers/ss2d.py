@@ -111,7 +111,7 @@ class SS2D(nn.Module):
         if isinstance(x, torch.fx.Proxy):  # traced: the device is not known; each op resolves 'auto' when run
             backend = self.kernel_backend
         else:
-            backend = resolve_backend(self.kernel_backend, x, "SS2D", "kernel_backend")
+            backend = resolve_backend(self.kernel_backend, x, "SS2D", "kernel_backend", has_numba=True)
         if backend == "triton":
             return self._scan_2d_reversed(x)
         batch, D, H, W = x.shape
