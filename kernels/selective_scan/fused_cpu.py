@@ -95,10 +95,16 @@ def scan_fwd_kernel(u, delta, bias, AT, Bv, Cv, Bf, Cf, D, z, b_var, c_var, use_
                 for n in range(N):
                     bn = Bv[b, g, n, p] if b_var else one
                     cn = Cv[b, g, n, p] if c_var else one
-                    for j in range(width):
-                        hv = scan_exp(dtv[j] * at[n, j]) * h[n, j] + dtu[j] * (bn * bf[n, j])
-                        h[n, j] = hv
-                        yv[j] += hv * (cn * cf[n, j])
+                    if b_var and c_var:  # the models' case, without the per-channel factors (15 % at Vim-S)
+                        for j in range(width):
+                            hv = scan_exp(dtv[j] * at[n, j]) * h[n, j] + dtu[j] * bn
+                            h[n, j] = hv
+                            yv[j] += hv * cn
+                    else:
+                        for j in range(width):
+                            hv = scan_exp(dtv[j] * at[n, j]) * h[n, j] + dtu[j] * (bn * bf[n, j])
+                            h[n, j] = hv
+                            yv[j] += hv * (cn * cf[n, j])
                 if has_z:
                     _gate_rows(z, b, d0, p, act, yv, yv, slope)
                 for j in range(width):
@@ -148,12 +154,20 @@ def scan_bwd_kernel(dout, u, delta, bias, AT, Bv, Cv, Bf, Cf, D, z, ckpt, b_var,
                 for n in range(N):
                     bn = Bv[b, g, n, p] if b_var else one
                     cn = Cv[b, g, n, p] if c_var else one
-                    for j in range(width):
-                        a = scan_exp(dts[i, j] * at[n, j])
-                        hv = a * states[i, n, j] + dtu[j] * (bn * bf[n, j])
-                        decay[i, n, j] = a
-                        states[i + 1, n, j] = hv
-                        yv[j] += hv * (cn * cf[n, j])
+                    if b_var and c_var:
+                        for j in range(width):
+                            a = scan_exp(dts[i, j] * at[n, j])
+                            hv = a * states[i, n, j] + dtu[j] * bn
+                            decay[i, n, j] = a
+                            states[i + 1, n, j] = hv
+                            yv[j] += hv * cn
+                    else:
+                        for j in range(width):
+                            a = scan_exp(dts[i, j] * at[n, j])
+                            hv = a * states[i, n, j] + dtu[j] * (bn * bf[n, j])
+                            decay[i, n, j] = a
+                            states[i + 1, n, j] = hv
+                            yv[j] += hv * (cn * cf[n, j])
                 for j in range(width):
                     gds[i, j] = dout[b, d0 + j, p]
                 if has_z:
@@ -170,21 +184,35 @@ def scan_bwd_kernel(dout, u, delta, bias, AT, Bv, Cv, Bf, Cf, D, z, ckpt, b_var,
                     bn = Bv[b, g, n, p] if b_var else one
                     cn = Cv[b, g, n, p] if c_var else one
                     sum_b, sum_c = cast(one, 0.0), cast(one, 0.0)
-                    for j in range(width):  # a var B's gradient sums over channels, a fixed one's over steps
-                        gd = gds[i, j]
-                        gv = adj[n, j] * next_decay[n, j] + (cn * cf[n, j]) * gd
-                        adj[n, j] = gv
-                        a = decay[i, n, j]
-                        term = gv * a * states[i, n, j]
-                        dA_acc[n, j] += term * dts[i, j]
-                        dec[j] += term * at[n, j]
-                        gB[j] += gv * (bn * bf[n, j])
-                        next_decay[n, j] = a
-                        wb, wc = gv * dtu[j], states[i + 1, n, j] * gd
-                        sum_b += wb * bf[n, j]
-                        sum_c += wc * cf[n, j]
-                        dB_acc[n, j] += wb * bn
-                        dC_acc[n, j] += wc * cn
+                    if b_var and c_var:
+                        for j in range(width):
+                            gd = gds[i, j]
+                            gv = adj[n, j] * next_decay[n, j] + cn * gd
+                            adj[n, j] = gv
+                            a = decay[i, n, j]
+                            term = gv * a * states[i, n, j]
+                            dA_acc[n, j] += term * dts[i, j]
+                            dec[j] += term * at[n, j]
+                            gB[j] += gv * bn
+                            next_decay[n, j] = a
+                            sum_b += gv * dtu[j]
+                            sum_c += states[i + 1, n, j] * gd
+                    else:  # a var B's gradient sums over channels, a fixed one's over steps
+                        for j in range(width):
+                            gd = gds[i, j]
+                            gv = adj[n, j] * next_decay[n, j] + (cn * cf[n, j]) * gd
+                            adj[n, j] = gv
+                            a = decay[i, n, j]
+                            term = gv * a * states[i, n, j]
+                            dA_acc[n, j] += term * dts[i, j]
+                            dec[j] += term * at[n, j]
+                            gB[j] += gv * (bn * bf[n, j])
+                            next_decay[n, j] = a
+                            wb, wc = gv * dtu[j], states[i + 1, n, j] * gd
+                            sum_b += wb * bf[n, j]
+                            sum_c += wc * cf[n, j]
+                            dB_acc[n, j] += wb * bn
+                            dC_acc[n, j] += wc * cn
                     if b_var:
                         dBv[part, b, g, n, p] = sum_b
                     if c_var:
