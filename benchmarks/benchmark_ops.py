@@ -106,9 +106,9 @@ def run(shapes: dict, repeats: int, include_quadratic: bool, device: torch.devic
         base_f, base_b, _ = results[(key, "vimvision torch")]
         for name in impls:
             fwd, both, finite = results[(key, name)]
-            ratio_b = f"{both / base_b:.1f}x" if both else "skipped"
+            ratio_b = f"{both / base_b:.2f}x" if both else "skipped"
             both_s = f"{both:.4f}" if both else "—"
-            rows.append(f"| {shape.name} | {name} | {fwd:.4f} | {both_s} | {fwd / base_f:.1f}x | {ratio_b} "
+            rows.append(f"| {shape.name} | {name} | {fwd:.4f} | {both_s} | {fwd / base_f:.2f}x | {ratio_b} "
                         f"| {finite} |")
         if peak:
             fwd = results[(key, f"vimvision {fused}")][0]

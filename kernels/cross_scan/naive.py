@@ -12,8 +12,8 @@ def cross_scan_ref(x: torch.Tensor, routes: int = 4) -> torch.Tensor:
     """(batch, dim, H, W) -> (batch, routes, dim, H * W)."""
     rows = x.flatten(2)
     cols = x.transpose(2, 3).flatten(2)
-    both = [rows, cols, rows.flip(-1), cols.flip(-1)]
-    return torch.stack(both[:routes], dim=1)
+    both = [rows, cols] + ([rows.flip(-1), cols.flip(-1)] if routes == 4 else [])
+    return torch.stack(both, dim=1)
 
 
 def cross_merge_ref(y: torch.Tensor) -> torch.Tensor:
