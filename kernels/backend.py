@@ -14,28 +14,29 @@ and the PyTorch backends work where neither is installed (macOS, Windows, minima
 """
 from __future__ import annotations
 
-import functools
+import importlib.util
 import os
 
 import torch
 
 
-@functools.cache
+def _installed(name: str) -> bool:
+    """Whether `import name` finds the package, without importing it (a name hidden by
+    ``sys.modules[name] = None`` counts as not installed)."""
+    return importlib.util.find_spec(name) is not None
+
+
+# read once at import: constants are what torch.compile needs (a cached import check inside a compiled
+# region makes Dynamo warn about tracing through the cache at every compile)
+_TRITON, _NUMBA = _installed("triton"), _installed("numba")
+
+
 def triton_available() -> bool:
-    try:
-        import triton  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return _TRITON
 
 
-@functools.cache
 def numba_available() -> bool:
-    try:
-        import numba  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return _NUMBA
 
 
 BACKENDS = ("auto", "triton", "numba", "torch", "reference")
