@@ -34,15 +34,44 @@ class CausalConv1d(nn.Conv1d):
         return causal_conv1d_fn(x, self.weight.squeeze(1), self.bias, "silu", reverse, backend=self.kernel_backend)
 
 
+def _weight_times(weight: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """weight (out, in) times each x[b] (in, L): one batched matmul. A transposed or sliced x is read in place
+    (BLAS takes its strides), so no activation is copied to change layout."""
+    return torch.bmm(weight.expand(x.shape[0], -1, -1), x)
+
+
+class InProj(nn.Linear):
+    """The shared in_proj, tokens (batch, L, dim) in, x and z out, each (batch, E, L) and contiguous: the
+    layout of the conv and the scan, with no transpose copied (the official code transposes the output)."""
+
+    def forward(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        tokens, half = hidden.transpose(1, 2), self.out_features // 2
+        return _weight_times(self.weight[:half], tokens), _weight_times(self.weight[half:], tokens)
+
+
+class ChannelLinear(nn.Linear):
+    """x_proj on channel-first sequences: (batch, in, L) -> (batch, out, L)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _weight_times(self.weight, x)
+
+
+class OutProj(nn.Linear):
+    """out_proj from channel-first (batch, E, L) back to tokens (batch, L, dim)."""
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        return torch.bmm(y.transpose(1, 2), self.weight.t().expand(y.shape[0], -1, -1))
+
+
 class DeltaProj(nn.Linear):
-    """Mamba's dt_proj: forward applies the weight only; the bias goes to the scan as ``delta_bias``,
-    which adds it inside the fused softplus (as mamba-ssm does)."""
+    """Mamba's dt_proj on channel-first (batch, dt_rank, L): forward applies the weight only; the bias goes to
+    the scan as ``delta_bias``, which adds it inside the fused softplus (as mamba-ssm does)."""
 
     def __init__(self, dt_rank: int, dim: int):
         super().__init__(dt_rank, dim, bias=True)
 
     def forward(self, dt: torch.Tensor) -> torch.Tensor:
-        return dt @ self.weight.t()
+        return _weight_times(self.weight, dt)
 
 
 class BiMambaMixer(nn.Module):
@@ -78,14 +107,14 @@ class BiMambaMixer(nn.Module):
         self.A_b_log = nn.Parameter(self.A_log.detach().clone())
         self.D_b = nn.Parameter(torch.ones(E))
         self.no_weight_decay_params = ("A_log", "D", "A_b_log", "D_b")  # the model's no_weight_decay() collects them
-        self.in_proj = nn.Linear(dim, 2 * E, bias=False)
+        self.in_proj = InProj(dim, 2 * E, bias=False)
         self.conv1d = CausalConv1d(E, d_conv, self.kernel_backend)
-        self.x_proj = nn.Linear(E, R + 2 * N, bias=False)
+        self.x_proj = ChannelLinear(E, R + 2 * N, bias=False)
         self.dt_proj = DeltaProj(R, E)
         self.conv1d_b = CausalConv1d(E, d_conv, self.kernel_backend)
-        self.x_proj_b = nn.Linear(E, R + 2 * N, bias=False)
+        self.x_proj_b = ChannelLinear(E, R + 2 * N, bias=False)
         self.dt_proj_b = DeltaProj(R, E)
-        self.out_proj = nn.Linear(E, dim, bias=False)
+        self.out_proj = OutProj(E, dim, bias=False)
         for dt_proj in (self.dt_proj, self.dt_proj_b):
             init_dt_proj(dt_proj, R, dt_min, dt_max, dt_init_floor)
 
@@ -98,21 +127,19 @@ class BiMambaMixer(nn.Module):
         A = -torch.exp(getattr(self, "A_log" if not suffix else "A_b_log").float())
         D = getattr(self, "D" + suffix).float()
         x = conv(x, reverse)
-        x_dbl = x_proj(x.transpose(1, 2))  # (batch, L, R + 2N)
-        dt, B, C = torch.split(x_dbl, [self.dt_rank, self.d_state, self.d_state], dim=-1)
-        delta = dt_proj(dt).transpose(1, 2)
+        dt, B, C = torch.split(x_proj(x), [self.dt_rank, self.d_state, self.d_state], dim=1)  # (batch, *, L)
         return selective_scan_fn(
-            x, delta, A, B.transpose(1, 2), C.transpose(1, 2), D, z=z, delta_bias=dt_proj.bias.float(),
+            x, dt_proj(dt), A, B, C, D, z=z, delta_bias=dt_proj.bias.float(),
             delta_softplus=True, gate_act=self.gate_act, backend=self.kernel_backend, reverse=reverse,
         )
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        xz = self.in_proj(hidden).transpose(1, 2)  # (batch, 2E, L)
-        x, z = xz.chunk(2, dim=1)
+        """(batch, L, dim) -> (batch, L, dim); inside, sequences are channel-first (batch, E, L) throughout."""
+        x, z = self.in_proj(hidden)
         y = self._branch(x, z, "") + self._branch(x, z, "_b")
         if self.divide_out:
             y = y / 2
-        return self.out_proj(y.transpose(1, 2))
+        return self.out_proj(y)
 
 
 def init_dt_proj(dt_proj: nn.Linear, dt_rank: int, dt_min: float, dt_max: float, floor: float) -> None:
