@@ -46,10 +46,10 @@ def test_wrong_checkpoint_is_named(fixtures_dir):
 
 def test_frozen_stages_stay_frozen_in_train_mode():
     backbone = MODELS.build(dict(type="VMambaBackbone", frozen_stages=1, **TINY_VMAMBA)).train()
-    assert not any(p.requires_grad for p in backbone.model.patch_embed.parameters())
-    assert not any(p.requires_grad for p in backbone.model.layers[0].parameters())
-    assert all(p.requires_grad for p in backbone.model.layers[1].parameters())
-    assert not backbone.model.layers[0].training and backbone.model.layers[1].training
+    assert not any(p.requires_grad for p in backbone.patch_embed.parameters())
+    assert not any(p.requires_grad for p in backbone.layers[0].parameters())
+    assert all(p.requires_grad for p in backbone.layers[1].parameters())
+    assert not backbone.layers[0].training and backbone.layers[1].training
 
 
 @pytest.mark.parametrize("arch", ["faster_rcnn", "mask_rcnn", "retinanet"])
@@ -87,4 +87,4 @@ def test_deeper_checkpoint_into_a_shallower_backbone_is_named(fixtures_dir):
         backbone.init_weights()
     pruned = MODELS.build(dict(type="VimBackbone", model_name="vim_tiny", depth=2, out_indices=(0,), init_cfg=init))
     pruned.init_weights()  # the layer after the last tap is pruned, not foreign: its keys are dropped
-    assert len(pruned.model.layers) == 1
+    assert len(pruned.layers) == 1

@@ -1,6 +1,10 @@
 """Dense-prediction backbones registered in mmengine's root MODELS registry, so mmdet 3.x / mmseg 1.x
 configs find them with ``custom_imports=dict(imports=['vimvision'])`` and ``type='VMambaBackbone'``
 without vimvision importing mmdet, mmseg or mmcv. Both return a tuple of NCHW maps, shallow to deep.
+
+Each backbone is its family's model (a subclass, as the official Backbone_VSSM is a VSSM), so a detector's
+parameters are named as the official ones (``backbone.layers.0...``, ``backbone.outnorm0...``) and official
+detector and segmentor files load strictly, as mmengine loads them.
 """
 from __future__ import annotations
 
@@ -9,66 +13,70 @@ from typing import Optional, Sequence
 import timm
 import torch
 import torch.nn as nn
-from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 from timm.layers import LayerNorm2d
 
-from ..models import format_keys, load_strict, pick_state_dict, read_checkpoint
+from ..models import Vim, VMamba, format_keys, load_strict, pick_state_dict, read_checkpoint
 
 
-def _strip(state_dict: dict, prefixes=("module.", "backbone.")) -> dict:
-    out = {}
-    for key, value in state_dict.items():
-        for prefix in prefixes:
-            key = key[len(prefix):] if key.startswith(prefix) else key
-        out[key] = value
-    return out
+def _backbone_keys(state_dict: dict) -> dict:
+    """A classification file's keys, or the 'backbone.' part of a whole detector/segmentor file."""
+    state_dict = {k.removeprefix("module."): v for k, v in state_dict.items()}
+    if any(k.startswith("backbone.") for k in state_dict):
+        return {k.removeprefix("backbone."): v for k, v in state_dict.items() if k.startswith("backbone.")}
+    return state_dict
 
 
-class _TimmBackbone(BaseModule):
-    """Shared: build the timm model without its head, load checkpoints ourselves, freeze stages."""
+class _DenseBackbone:
+    """What both backbones add to their family's model: construction from a registered name, checkpoint
+    loading by init_cfg (classification or dense files), frozen stages, and official key names on load."""
 
-    def __init__(self, model_name: str, frozen_stages: int, norm_eval: bool, drop_path_rate: Optional[float],
-                 init_cfg: Optional[dict], pretrained: Optional[str], model_kwargs: dict):
+    DENSE_MODULES: tuple = ()  # top-level names of the modules a classification file lacks
+
+    def _build(self, model_name: str, frozen_stages: int, norm_eval: bool, drop_path_rate: Optional[float],
+               init_cfg: Optional[dict], pretrained: Optional[str], model_kwargs: dict) -> None:
         if pretrained is not None:
             if init_cfg is not None:
                 raise ValueError(f"{type(self).__name__}: pass either pretrained= or init_cfg=, not both")
             init_cfg = dict(type="Pretrained", checkpoint=pretrained)
-        super().__init__(init_cfg=init_cfg)
         if drop_path_rate is not None:
             model_kwargs["drop_path_rate"] = drop_path_rate
-        self.model = timm.create_model(model_name, num_classes=0, **model_kwargs)
-        # the names before the subclass prunes the layers after its last tap: a checkpoint key outside
-        # them (and the classifier) means a deeper or different model, not a pruned layer
-        self._unpruned_keys = frozenset(self.model.state_dict())
+        timm.create_model(model_name, num_classes=0, build_in=self, **model_kwargs)  # initializes self
+        # the names before pruning the layers after the last tap: a checkpoint key outside them (and the
+        # classifier) means a deeper or different model, not a pruned layer
+        self._unpruned_keys = frozenset(self.state_dict())
+        self.model_name, self.init_cfg, self.is_init = model_name, init_cfg, False
         self.frozen_stages, self.norm_eval = frozen_stages, norm_eval
+        self.register_load_state_dict_pre_hook(_official_names)
 
     def init_weights(self) -> None:
-        """init_cfg Pretrained: official or vimvision files ('model', 'state_dict', 'backbone.' keys),
-        converted by the family's checkpoint_filter_fn; anything the backbone lacks is named in an error."""
+        """init_cfg Pretrained: an official or vimvision classification file ('model', 'state_dict') or a whole
+        detector/segmentor file ('backbone.' keys), converted by the family's checkpoint_filter_fn; anything the
+        backbone lacks is named in an error. Without it, the family's own (official) init from __init__ stands."""
         cfg = self.init_cfg if isinstance(self.init_cfg, dict) else None
-        if not cfg or cfg.get("type") != "Pretrained":
-            return super().init_weights()
-        if "checkpoint" not in cfg:
-            raise ValueError(f"{type(self).__name__}: init_cfg {cfg} needs a 'checkpoint' path")
-        state = _strip(pick_state_dict(read_checkpoint(cfg["checkpoint"])))
-        extra = {k: v for k, v in state.items() if k.startswith("outnorm")}
-        converted = self.model.filter_checkpoint({k: v for k, v in state.items() if k not in extra})
-        own = self.model.state_dict()
-        classifier = self.model.pretrained_cfg.get("classifier") or "head"
-        foreign = [k for k in converted if k not in self._unpruned_keys and not k.startswith(f"{classifier}.")]
+        if cfg and cfg.get("type") == "Pretrained":
+            if "checkpoint" not in cfg:
+                raise ValueError(f"{type(self).__name__}: init_cfg {cfg} needs a 'checkpoint' path")
+            self._load_backbone(cfg["checkpoint"])
+        elif cfg:
+            raise ValueError(f"{type(self).__name__}: init_cfg has {cfg}, expected None or type='Pretrained'")
+        self.is_init = True
+
+    def _load_backbone(self, path: str) -> None:
+        converted = self.filter_checkpoint(_backbone_keys(pick_state_dict(read_checkpoint(path))))
+        own = self.state_dict()
+        classifier = self.pretrained_cfg.get("classifier") or "head"
+        foreign = [k for k in converted if k not in own and k not in self._unpruned_keys
+                   and not k.startswith(f"{classifier}.")]
         if foreign:
-            raise ValueError(f"checkpoint {cfg['checkpoint']!r} does not fit {type(self).__name__} "
-                             f"({self.model.default_cfg.get('architecture', type(self.model).__name__)}): "
-                             f"unexpected keys ({len(foreign)}): {format_keys(foreign)} (a deeper or different model?)")
-        load_strict(self.model, {k: v for k, v in converted.items() if k in own},
-                    source=f"checkpoint {cfg['checkpoint']!r}")
-        for key, value in extra.items():  # official dense checkpoints carry the per-stage norms too
-            self.get_parameter(key).data.copy_(value)
-        self._is_init = True
+            raise ValueError(f"checkpoint {path!r} does not fit {type(self).__name__} ({self.model_name}): unexpected "
+                             f"keys ({len(foreign)}): {format_keys(foreign)} (a deeper or different model?)")
+        kept = {k: v for k, v in converted.items() if k in own}
+        dense_only = {k: v for k, v in own.items() if k.split(".")[0] in self.DENSE_MODULES and k not in kept}
+        load_strict(self, {**kept, **dense_only}, source=f"checkpoint {path!r}")  # dense-only modules keep init
 
     def _frozen_modules(self) -> list[nn.Module]:
-        raise NotImplementedError
+        return [] if self.frozen_stages < 0 else [self.patch_embed, *self.layers[: self.frozen_stages]]
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -83,32 +91,41 @@ class _TimmBackbone(BaseModule):
         return self
 
 
+def _official_names(module: nn.Module, state_dict: dict, prefix: str, *args) -> None:
+    """load_state_dict pre-hook (torch's and mmengine's loaders both run it): keys of this backbone that it
+    does not have go through the family's checkpoint conversion first (the v0 files' older names), so a
+    legacy official file loads strictly; what still does not fit stays for the loader to report."""
+    own = module.state_dict(keep_vars=True)
+    foreign = {k[len(prefix):]: k for k in state_dict if k.startswith(prefix) and k[len(prefix):] not in own}
+    if not foreign:
+        return
+    converted = module.filter_checkpoint({name: state_dict.pop(key) for name, key in foreign.items()})
+    state_dict.update({prefix + name: value for name, value in converted.items()})
+
+
 @MODELS.register_module()
-class VMambaBackbone(_TimmBackbone):
+class VMambaBackbone(_DenseBackbone, VMamba):
     """VMamba stages as an mmdet/mmseg/torchvision backbone, as the official Backbone_VSSM:
     stage i's block output (before its downsample) through a per-stage LayerNorm ``outnorm{i}``,
     NCHW at strides 4, 8, 16, 32. frozen_stages: -1 none, 0 the stem, k the stem and stages < k."""
 
+    DENSE_MODULES = ("outnorm0", "outnorm1", "outnorm2", "outnorm3")
+
     def __init__(self, model_name: str = "vmamba_tiny", out_indices: Sequence[int] = (0, 1, 2, 3),
                  frozen_stages: int = -1, norm_eval: bool = False, drop_path_rate: Optional[float] = None,
                  init_cfg: Optional[dict] = None, pretrained: Optional[str] = None, **model_kwargs):
-        super().__init__(model_name, frozen_stages, norm_eval, drop_path_rate, init_cfg, pretrained, model_kwargs)
+        self._build(model_name, frozen_stages, norm_eval, drop_path_rate, init_cfg, pretrained, model_kwargs)
         self.out_indices = tuple(out_indices)
-        self.model.prune_intermediate_layers(list(self.out_indices), prune_norm=True, prune_head=True)
-        info = self.model.feature_info
+        self.prune_intermediate_layers(list(self.out_indices), prune_norm=True, prune_head=True)
+        info = self.feature_info
         self.out_channels = [info[i]["num_chs"] for i in self.out_indices]
         self.strides = [info[i]["reduction"] for i in self.out_indices]
         for i, channels in zip(self.out_indices, self.out_channels):
             self.add_module(f"outnorm{i}", LayerNorm2d(channels, eps=1e-5))
         self.train()
 
-    def _frozen_modules(self) -> list[nn.Module]:
-        if self.frozen_stages < 0:
-            return []
-        return [self.model.patch_embed, *self.model.layers[: self.frozen_stages]]
-
     def forward(self, x: torch.Tensor) -> tuple:
-        feats = self.model.forward_intermediates(x, indices=list(self.out_indices), intermediates_only=True)
+        feats = self.forward_intermediates(x, indices=list(self.out_indices), intermediates_only=True)
         return tuple(getattr(self, f"outnorm{i}")(f) for i, f in zip(self.out_indices, feats))
 
 
@@ -156,12 +173,14 @@ class MultiTapPyramid(nn.Module):
 
 
 @MODELS.register_module()
-class VimBackbone(_TimmBackbone):
+class VimBackbone(_DenseBackbone, Vim):
     """Vim made multi-scale for detection/segmentation, on any input size (the position embedding is
     resampled to each input's grid). neck='simple_fpn': ViTDet's pyramid from the last tapped block
     (out_channels each); neck='multi_tap': BEiT-style necks on four tapped blocks (embedding width each).
     Outputs are at strides 4, 8, 16, 32 for patch-16 models. frozen_stages: -1 none, 0 the patch and
     position embeddings, k those and blocks < k."""
+
+    DENSE_MODULES = ("neck",)
 
     def __init__(self, model_name: str = "vim_small", out_indices: Optional[Sequence[int]] = None,
                  neck: str = "simple_fpn", out_channels: int = 256, frozen_stages: int = -1,
@@ -170,33 +189,28 @@ class VimBackbone(_TimmBackbone):
         if neck not in ("simple_fpn", "multi_tap"):
             raise ValueError(f"VimBackbone: neck has {neck!r}, expected 'simple_fpn' or 'multi_tap'")
         model_kwargs.setdefault("dynamic_img_size", True)
-        super().__init__(model_name, frozen_stages, norm_eval, drop_path_rate, init_cfg, pretrained, model_kwargs)
-        depth = len(self.model.layers)
+        self._build(model_name, frozen_stages, norm_eval, drop_path_rate, init_cfg, pretrained, model_kwargs)
+        depth = len(self.layers)
         self.out_indices = tuple(out_indices) if out_indices is not None else tuple(
             depth * (k + 1) // 4 - 1 for k in range(4)) if neck == "multi_tap" else (depth - 1,)
         if neck == "multi_tap" and len(self.out_indices) != 4:
             raise ValueError(f"VimBackbone: neck 'multi_tap' needs 4 out_indices, got {self.out_indices}")
-        self.model.prune_intermediate_layers(list(self.out_indices), prune_norm=True, prune_head=True)
-        dim = self.model.embed_dim
+        self.prune_intermediate_layers(list(self.out_indices), prune_norm=True, prune_head=True)
+        dim = self.embed_dim
         self.neck_type = neck
         self.neck = SimpleFeaturePyramid(dim, out_channels) if neck == "simple_fpn" else MultiTapPyramid(dim)
         self.out_channels = [out_channels] * 4 if neck == "simple_fpn" else [dim] * 4
-        stride = self.model.patch_embed.stride
+        stride = self.patch_embed.stride
         self.strides = [stride // 4, stride // 2, stride, stride * 2]
         self.train()
-
-    def _frozen_modules(self) -> list[nn.Module]:
-        if self.frozen_stages < 0:
-            return []
-        return [self.model.patch_embed, *self.model.layers[: self.frozen_stages]]
 
     def train(self, mode: bool = True):
         super().train(mode)
         if self.frozen_stages >= 0:  # the embeddings are parameters of the model itself
-            self.model.pos_embed.requires_grad = False
-            self.model.cls_token.requires_grad = False
+            self.pos_embed.requires_grad = False
+            self.cls_token.requires_grad = False
         return self
 
     def forward(self, x: torch.Tensor) -> tuple:
-        feats = self.model.forward_intermediates(x, indices=list(self.out_indices), intermediates_only=True)
+        feats = self.forward_intermediates(x, indices=list(self.out_indices), intermediates_only=True)
         return self.neck(feats[-1]) if self.neck_type == "simple_fpn" else self.neck(feats)

@@ -187,8 +187,26 @@ def adapt_state_dict(state_dict: dict, model: nn.Module, classifier: str, conver
 def build_family_model(model_cls: type, variant: str, pretrained: bool, filter_fn: Callable[[dict, nn.Module], dict],
                        default_out_indices: Tuple[int, ...], **kwargs) -> nn.Module:
     """timm's build_model_with_cfg, with weight files read by the family's load_pretrained and features_only
-    served by forward_intermediates (at default_out_indices unless the caller passes out_indices)."""
+    served by forward_intermediates (at default_out_indices unless the caller passes out_indices).
+
+    ``build_in=obj`` (vimvision.dense): initialize obj, an instance of a subclass of model_cls not yet
+    initialized, with the constructor arguments timm resolves for the variant, instead of a new model_cls; so
+    a dense backbone is its family's model, with the official parameter names, as the official backbones are."""
     overlay = custom_load_overlay(kwargs)
+    target = kwargs.pop("build_in", None)
+    if target is not None:
+        if not isinstance(target, model_cls):
+            family = next(c for c in type(target).__mro__[1:] if issubclass(c, FamilyModel) and c is not FamilyModel)
+            raise ValueError(f"{type(target).__name__}: model_name has {variant!r}, a {model_cls.__name__} model; "
+                             f"expected a {family.__name__} model")
+
+        family = model_cls
+
+        def init_in_place(**model_kwargs) -> nn.Module:
+            family.__init__(target, **model_kwargs)
+            return target
+
+        model_cls = init_in_place
     return build_model_with_cfg(
         model_cls, variant, pretrained, pretrained_cfg_overlay=overlay, pretrained_filter_fn=filter_fn,
         feature_cfg=dict(feature_cls="getter", out_indices=default_out_indices), **kwargs,
