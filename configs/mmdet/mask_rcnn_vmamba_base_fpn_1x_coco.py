@@ -1,4 +1,5 @@
-# Mask R-CNN 1x on COCO with vmamba_base (the official VMamba detection setting; batch 16 = 8 GPUs x 2).
+# Mask R-CNN 1x on COCO with vmamba_base: the official VMamba detection setting
+# (detection/configs/vssm1/mask_rcnn_vssm_fpn_coco_base.py; Swin-T's Mask R-CNN 1x otherwise: batch 16 = 8 GPUs x 2).
 _base_ = ["./_base_/mask_rcnn_fpn.py", "./_base_/coco_instance.py", "./_base_/schedule_1x.py"]
 model = dict(
     backbone=dict(

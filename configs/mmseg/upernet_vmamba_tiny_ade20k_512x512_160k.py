@@ -1,4 +1,6 @@
-# UperNet on ADE20K (512x512, 160k iterations) with vmamba_tiny, the official VMamba segmentation setting.
+# UperNet on ADE20K (512x512, 160k iterations) with vmamba_tiny: the official VMamba segmentation setting
+# (segmentation/configs/vssm1/upernet_vssm_4xb4-160k_ade20k-512x512_tiny.py; mmseg's Swin UperNet otherwise: batch 16
+# = 8 GPUs x 2).
 _base_ = ["./_base_/upernet_ade20k_160k.py"]
 model = dict(
     backbone=dict(

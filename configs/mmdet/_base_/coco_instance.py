@@ -69,6 +69,9 @@ env_cfg = dict(
     cudnn_benchmark=False, mp_cfg=dict(mp_start_method="fork", opencv_num_threads=0), dist_cfg=dict(backend="nccl")
 )
 log_processor = dict(type="LogProcessor", window_size=50, by_epoch=True)
+# what tools/test.py --show-dir draws with (mmdet's default_runtime)
+vis_backends = [dict(type="LocalVisBackend")]
+visualizer = dict(type="DetLocalVisualizer", vis_backends=vis_backends, name="visualizer")
 log_level = "INFO"
 load_from = None
 resume = False

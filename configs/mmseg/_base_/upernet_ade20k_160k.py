@@ -92,13 +92,13 @@ test_evaluator = val_evaluator
 optim_wrapper = dict(
     type="OptimWrapper",
     optimizer=dict(type="AdamW", lr=6e-5, betas=(0.9, 0.999), weight_decay=0.01),
+    # exactly the official exemptions (mmseg's Swin configs, matched by name): every "norm" parameter
     paramwise_cfg=dict(
-        custom_keys=dict(
-            norm=dict(decay_mult=0.0),
-            A_logs=dict(decay_mult=0.0),
-            Ds=dict(decay_mult=0.0),
-            pos_embed=dict(decay_mult=0.0),
-        )
+        custom_keys={
+            "absolute_pos_embed": dict(decay_mult=0.0),
+            "relative_position_bias_table": dict(decay_mult=0.0),
+            "norm": dict(decay_mult=0.0),
+        }
     ),
 )
 param_scheduler = [
@@ -120,6 +120,9 @@ env_cfg = dict(
     cudnn_benchmark=True, mp_cfg=dict(mp_start_method="fork", opencv_num_threads=0), dist_cfg=dict(backend="nccl")
 )
 log_processor = dict(by_epoch=False)
+# what tools/test.py --show-dir draws with (mmseg's default_runtime)
+vis_backends = [dict(type="LocalVisBackend")]
+visualizer = dict(type="SegLocalVisualizer", vis_backends=vis_backends, name="visualizer")
 log_level = "INFO"
 load_from = None
 resume = False

@@ -1,0 +1,15 @@
+# UperNet on ADE20K (512x512, 160k iterations) with vmamba_tiny_s2l5: the official VMamba segmentation setting
+# (segmentation/configs/vssm1/upernet_vssm_4xb4-160k_ade20k-512x512_tiny1.py; mmseg's Swin UperNet otherwise: batch 16
+# = 8 GPUs x 2).
+_base_ = ["./_base_/upernet_ade20k_160k.py"]
+model = dict(
+    backbone=dict(
+        type="VMambaBackbone",
+        model_name="vmamba_tiny_s2l5",
+        out_indices=(0, 1, 2, 3),
+        drop_path_rate=0.2,
+        init_cfg=dict(type="Pretrained", checkpoint="vssm_tiny_0230_ckpt_epoch_262.pth"),
+    ),
+    decode_head=dict(in_channels=[96, 192, 384, 768]),
+    auxiliary_head=dict(in_channels=384),
+)
