@@ -1,27 +1,12 @@
 # Mask R-CNN 3x multi-scale on COCO with vmamba_tiny (the official _ms_3x config).
-_base_ = ["./mask_rcnn_vmamba_tiny_fpn_1x_coco.py"]
-# 3x schedule with the official multi-scale pipeline (mmdet's Swin ms-crop-3x, from DETR / Sparse R-CNN):
-# short side 480-800, or short side 400-600, a 384-600 crop, then short side 480-800; 36 epochs, steps 27/33.
-train_pipeline = [
-    dict(type="LoadImageFromFile", backend_args=None),
-    dict(type="LoadAnnotations", with_bbox=True, with_mask=True),
-    dict(type="RandomFlip", prob=0.5),
-    dict(
-        type="RandomChoice",
-        transforms=[
-            [dict(type="RandomChoiceResize", scales=[(s, 1333) for s in range(480, 801, 32)], keep_ratio=True)],
-            [
-                dict(type="RandomChoiceResize", scales=[(400, 1333), (500, 1333), (600, 1333)], keep_ratio=True),
-                dict(type="RandomCrop", crop_type="absolute_range", crop_size=(384, 600), allow_negative_crop=True),
-                dict(type="RandomChoiceResize", scales=[(s, 1333) for s in range(480, 801, 32)], keep_ratio=True),
-            ],
-        ],
+_base_ = ["./_base_/ms_3x.py"]
+model = dict(
+    backbone=dict(
+        type="VMambaBackbone",
+        model_name="vmamba_tiny",
+        out_indices=(0, 1, 2, 3),
+        drop_path_rate=0.2,
+        init_cfg=dict(type="Pretrained", checkpoint="vssm1_tiny_0230s_ckpt_epoch_264.pth"),
     ),
-    dict(type="PackDetInputs"),
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-train_cfg = dict(max_epochs=36)
-param_scheduler = [
-    dict(type="LinearLR", start_factor=0.001, by_epoch=False, begin=0, end=1000),
-    dict(type="MultiStepLR", begin=0, end=36, by_epoch=True, milestones=[27, 33], gamma=0.1),
-]
+    neck=dict(in_channels=[96, 192, 384, 768]),
+)

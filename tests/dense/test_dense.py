@@ -88,3 +88,41 @@ def test_deeper_checkpoint_into_a_shallower_backbone_is_named(fixtures_dir):
     pruned = MODELS.build(dict(type="VimBackbone", model_name="vim_tiny", depth=2, out_indices=(0,), init_cfg=init))
     pruned.init_weights()  # the layer after the last tap is pruned, not foreign: its keys are dropped
     assert len(pruned.layers) == 1
+
+
+def test_backbone_of_the_wrong_family_or_taps_is_named():
+    with pytest.raises(ValueError, match="VMambaBackbone: model_name has 'vim_tiny', a Vim model; expected a VMamba"):
+        MODELS.build(dict(type="VMambaBackbone", model_name="vim_tiny"))
+    with pytest.raises(ValueError, match=r"VMambaBackbone: out_indices has \(4,\), expected stage indices in 0..3"):
+        MODELS.build(dict(type="VMambaBackbone", out_indices=(4,), **TINY_VMAMBA))
+    with pytest.raises(ValueError, match=r"VimBackbone: out_indices has \(-1,\), expected block indices in 0..1"):
+        MODELS.build(dict(type="VimBackbone", model_name="vim_tiny", out_indices=(-1,), **TINY_VIM))
+
+
+class _Reduces:
+    """Pickles as ``getattr(HistoryBuffer, name)``: the call an mmengine checkpoint makes, with any name."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __reduce__(self):
+        from mmengine.logging import HistoryBuffer
+
+        return getattr, (HistoryBuffer, self.name)
+
+
+def test_mmengine_checkpoints_reload_with_weights_only_and_nothing_more(tmp_path):
+    """import vimvision lets torch.load(weights_only=True) rebuild what mmengine saves (HistoryBuffer with its
+    statistics methods, numpy arrays and scalars), and the getattr it needs returns those methods only."""
+    import numpy as np
+    from mmengine.logging import HistoryBuffer
+
+    buffer = HistoryBuffer()
+    buffer.update(2.5)
+    torch.save(dict(message_hub=dict(loss=buffer, arrays=[np.arange(3), np.float32(1.5), np.uint8(7)])),
+               tmp_path / "ok.pth")
+    loaded = torch.load(tmp_path / "ok.pth", weights_only=True)
+    assert loaded["message_hub"]["loss"].mean() == 2.5 and loaded["message_hub"]["arrays"][2] == 7
+    torch.save(dict(x=_Reduces("__init__")), tmp_path / "bad.pth")
+    with pytest.raises(Exception, match=r"refused getattr\(.*HistoryBuffer.*'__init__'\)"):
+        torch.load(tmp_path / "bad.pth", weights_only=True)

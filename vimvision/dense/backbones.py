@@ -75,6 +75,13 @@ class _DenseBackbone:
         dense_only = {k: v for k, v in own.items() if k.split(".")[0] in self.DENSE_MODULES and k not in kept}
         load_strict(self, {**kept, **dense_only}, source=f"checkpoint {path!r}")  # dense-only modules keep init
 
+    def _check_out_indices(self, out_indices: Sequence[int], count: int, what: str) -> tuple:
+        indices = tuple(out_indices)
+        if not indices or not all(isinstance(i, int) and 0 <= i < count for i in indices):
+            raise ValueError(f"{type(self).__name__}: out_indices has {indices}, expected {what} indices in "
+                             f"0..{count - 1} ({self.model_name} has {count})")
+        return indices
+
     def _frozen_modules(self) -> list[nn.Module]:
         return [] if self.frozen_stages < 0 else [self.patch_embed, *self.layers[: self.frozen_stages]]
 
@@ -115,7 +122,7 @@ class VMambaBackbone(_DenseBackbone, VMamba):
                  frozen_stages: int = -1, norm_eval: bool = False, drop_path_rate: Optional[float] = None,
                  init_cfg: Optional[dict] = None, pretrained: Optional[str] = None, **model_kwargs):
         self._build(model_name, frozen_stages, norm_eval, drop_path_rate, init_cfg, pretrained, model_kwargs)
-        self.out_indices = tuple(out_indices)
+        self.out_indices = self._check_out_indices(out_indices, len(self.layers), "stage")
         self.prune_intermediate_layers(list(self.out_indices), prune_norm=True, prune_head=True)
         info = self.feature_info
         self.out_channels = [info[i]["num_chs"] for i in self.out_indices]
@@ -191,7 +198,7 @@ class VimBackbone(_DenseBackbone, Vim):
         model_kwargs.setdefault("dynamic_img_size", True)
         self._build(model_name, frozen_stages, norm_eval, drop_path_rate, init_cfg, pretrained, model_kwargs)
         depth = len(self.layers)
-        self.out_indices = tuple(out_indices) if out_indices is not None else tuple(
+        self.out_indices = self._check_out_indices(out_indices, depth, "block") if out_indices is not None else tuple(
             depth * (k + 1) // 4 - 1 for k in range(4)) if neck == "multi_tap" else (depth - 1,)
         if neck == "multi_tap" and len(self.out_indices) != 4:
             raise ValueError(f"VimBackbone: neck 'multi_tap' needs 4 out_indices, got {self.out_indices}")

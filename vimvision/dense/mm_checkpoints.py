@@ -28,7 +28,7 @@ def _history_buffer_method(owner: type, name: str):
 def allow_mmengine_checkpoints() -> None:
     """Add what mmengine checkpoints hold besides tensors to torch.load's weights_only allow-list."""
     multiarray = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray
-    dtype_classes = [type(np.dtype(t)) for t in (np.float64, np.float32, np.int64, np.int32, np.bool_)]
+    dtype_classes = [getattr(np.dtypes, name) for name in np.dtypes.__all__]  # np.dtype(...)'s classes
     torch.serialization.add_safe_globals([
         HistoryBuffer, np.ndarray, np.dtype, *dtype_classes,
         (multiarray._reconstruct, f"{multiarray.__name__}._reconstruct"),

@@ -35,6 +35,9 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                 raise ValueError(f"LayerDecayOptimWrapperConstructor: paramwise_cfg {dict(self.paramwise_cfg)} "
                                  f"lacks {key!r}")
         num_layers, rate = self.paramwise_cfg["num_layers"], self.paramwise_cfg["layer_decay_rate"]
+        if not isinstance(getattr(module, "backbone", None), nn.Module):
+            raise ValueError(f"LayerDecayOptimWrapperConstructor: {type(module).__name__} has no backbone module; "
+                             "expected an mmdet/mmseg model (detector or EncoderDecoder)")
         depth = len(getattr(module.backbone, "layers", ()))
         if depth > num_layers:
             raise ValueError(f"LayerDecayOptimWrapperConstructor: paramwise_cfg num_layers has {num_layers}, "

@@ -4,6 +4,7 @@ Backbone_VSSM deletes, plus the outnorms it adds; for v0 optionally the release 
 and heads' from mmdet's / mmseg's own Swin config, which the official configs inherit unchanged."""
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
@@ -18,15 +19,15 @@ OFFICIAL_BASE = {
 }
 
 
-def _parse(entries) -> list:
-    return json.loads(entries.replace("'", '"')) if isinstance(entries, str) else entries
+def _parse(entry):
+    """keys_vmamba.json stores some fields as Python literals in strings."""
+    return ast.literal_eval(entry) if isinstance(entry, str) else entry
 
 
 def official_backbone_shapes(fixtures: Path, official_model: str, legacy_names: bool = False) -> dict:
     """{key: shape} of Backbone_VSSM's state dict for a released config ('vmambav2v_tiny_224', ...)."""
     entry = json.loads((fixtures / "keys_vmamba.json").read_text())["models"][official_model]
-    differences = entry["backbone_state_dict_differences"]
-    differences = json.loads(differences.replace("'", '"')) if isinstance(differences, str) else differences
+    differences = _parse(entry["backbone_state_dict_differences"])
     source = entry["release_state_dict"] if legacy_names else entry["state_dict"]
     shapes = {key: tuple(shape) for key, shape, _ in _parse(source)}
     removed = {"classifier.norm.weight": "norm.weight", "classifier.norm.bias": "norm.bias",
@@ -47,7 +48,8 @@ def framework_head_shapes(scope: str, num_backbone_channels: list[int]) -> dict:
     else:
         cfg.model.decode_head.in_channels = num_backbone_channels
         cfg.model.auxiliary_head.in_channels = num_backbone_channels[2]
-    cfg.model.backbone = dict(type="mmengine.VMambaBackbone", depths=(1, 1, 1, 1))  # replaced below
+    # a stand-in backbone (its keys are dropped below) so that only the framework's own modules are built
+    cfg.model.backbone = dict(type="mmengine.VMambaBackbone", depths=(1, 1, 1, 1))
     model = build_model(cfg)
     return {k: tuple(v.shape) for k, v in model.state_dict().items() if not k.startswith("backbone.")}
 

@@ -29,7 +29,8 @@ def test_official_dense_checkpoint_loads_strictly(config, official, legacy, fixt
     shapes = {f"backbone.{k}": v for k, v in official_backbone_shapes(fixtures_dir, official, legacy).items()}
     shapes.update(framework_head_shapes(scope, list(model.backbone.out_channels)))
     state = official_checkpoint(shapes, {}, tmp_path / "official.pth")
-    assert set(model.state_dict()) - set(shapes) == set() or legacy  # v2: our names are the official ones
+    if not legacy:  # our names are the official ones, key for key
+        assert set(model.state_dict()) == set(shapes)
     load_checkpoint(model, str(tmp_path / "official.pth"), map_location="cpu", strict=True)
     probe = "backbone.layers.0.blocks.0.self_attention.A_logs" if legacy else "backbone.layers.0.blocks.0.op.A_logs"
     ours = probe.replace("self_attention", "op")
