@@ -14,19 +14,14 @@ if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
 # pytest-xdist workers share the cores: one torch thread pool per worker, not one per core each. numba's pool
-# too (read when numba is imported, i.e. later): the fused scan uses only torch's thread count, but its OpenMP
-# pool's idle threads spin, and with one per core in every worker the tests ran 6-8 times slower
+# too: the fused scan uses only torch's thread count, but its OpenMP pool's idle threads spin, and with one per
+# core in every worker the tests ran 6-8 times slower. The variable stays set for the worker's life (tools it
+# launches inherit it): numba re-reads it whenever it compiles and refuses a change once its pool is running
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 if _WORKERS > 1:
     _THREADS = max(1, (os.cpu_count() or 1) // _WORKERS)
     torch.set_num_threads(_THREADS)
-    if "NUMBA_NUM_THREADS" not in os.environ:  # this process only: tools the tests launch keep numba's default
-        os.environ["NUMBA_NUM_THREADS"] = str(_THREADS)
-        try:
-            import numba  # noqa: F401  (reads NUMBA_NUM_THREADS now)
-        except ImportError:
-            pass
-        del os.environ["NUMBA_NUM_THREADS"]
+    os.environ.setdefault("NUMBA_NUM_THREADS", str(_THREADS))
 
 
 @pytest.fixture
