@@ -16,7 +16,8 @@ if not torch.cuda.is_available():
 # pytest-xdist workers share the cores: one torch thread pool per worker, not one per core each. numba's pool
 # too: the fused scan uses only torch's thread count, but its OpenMP pool's idle threads spin, and with one per
 # core in every worker the tests ran 6-8 times slower. The variable stays set for the worker's life (tools it
-# launches inherit it): numba re-reads it whenever it compiles and refuses a change once its pool is running
+# launches inherit it; helpers.torchrun's processes do not): numba re-reads it whenever it compiles and refuses a
+# change once its pool is running
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 if _WORKERS > 1:
     _THREADS = max(1, (os.cpu_count() or 1) // _WORKERS)

@@ -1,6 +1,7 @@
 """What several test modules share: paths, the device the kernels run on, and running a tool as a user does."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -26,8 +27,9 @@ def run_tool(tool: str, *args: str, check: bool = True, env: dict | None = None)
 def torchrun(tool: str, *args: str, nproc: int = 2, check: bool = True) -> subprocess.CompletedProcess:
     """The tool under torchrun with `nproc` CPU processes (gloo)."""
     launcher = Path(sys.executable).with_name("torchrun")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_NUM_THREADS"}  # conftest's per-worker pool size
     result = subprocess.run([str(launcher), "--standalone", "--nproc_per_node", str(nproc), str(TOOLS / tool),
-                             *map(str, args)], capture_output=True, text=True)
+                             *map(str, args)], capture_output=True, text=True, env=env)
     if check and result.returncode != 0:
         raise AssertionError(f"torchrun tools/{tool} exited {result.returncode}:\n{result.stdout[-3000:]}\n"
                              f"{result.stderr[-3000:]}")

@@ -166,4 +166,8 @@ def run(task: Task, argv: Optional[Sequence[str]] = None, description: str = "")
                                                                     amp_dtype).items()})
         return metrics
 
-    return trainer.fit(train_loader, step_loss, evaluate, sampler)
+    try:
+        return trainer.fit(train_loader, step_loss, evaluate, sampler)
+    finally:  # gloo's threads end before the interpreter does (a bare exit can abort: "terminate called ...")
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
