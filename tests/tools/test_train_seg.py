@@ -40,7 +40,8 @@ def seg_data(tmp_path_factory) -> Path:
 
 ARGS = ["--backbone", "vmamba_tiny", "--num-classes", "2", "--model-kwargs", "depths=[1,1,1,1]", "dims=8",
         "--head-channels", "16", "--crop-size", "64", "--epochs", "2", "--batch-size", "4", "--lr", "1e-3",
-        "--workers", "0", "--no-progress"]
+        "--workers", "0", "--no-progress",
+        "--eval-mode", "slide", "--eval-crop", "48", "--flip-tta"]  # 64 px images: 2x2 overlapping windows
 
 
 def run(*args):

@@ -8,18 +8,22 @@ import torch.nn as nn
 
 from ..data.segfolder import IGNORE_INDEX, SegFolder, pad_collate
 from ..dense import segmentation_model
+from ..dense.inference import segment_probs
 from ..engine.driver import Task
 from .dense_common import add_backbone_arguments, dense_loaders, init_cfg
 
 
 @torch.no_grad()
-def evaluate_segmentation(model: nn.Module, loader, num_classes: int, device: torch.device) -> dict:
-    """mIoU over classes present in prediction or truth, and pixel accuracy (ignore pixels excluded), in %."""
+def evaluate_segmentation(model: nn.Module, loader, num_classes: int, device: torch.device,
+                          **inference) -> dict:
+    """mIoU over classes present in prediction or truth, and pixel accuracy (ignore pixels excluded), in %.
+
+    `inference` passes to `segment_probs` (mode whole/slide, crop, stride, flip, scales)."""
     model.eval()
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.long, device=device)
     for images, masks in loader:
         images, masks = images.to(device), masks.to(device)
-        pred = model(images)["out"].argmax(1)
+        pred = segment_probs(lambda x: model(x)["out"], images, **inference).argmax(1)
         valid = masks != IGNORE_INDEX
         pairs = masks[valid] * num_classes + pred[valid]
         confusion += torch.bincount(pairs, minlength=num_classes**2).view(num_classes, -1)
@@ -44,6 +48,14 @@ class SegmentationTask(Task):
         p.add_argument("--num-classes", type=int, required=True)
         p.add_argument("--head-channels", type=int, default=512)
         p.add_argument("--crop-size", type=int, default=512)
+        g = p.add_argument_group("evaluation (as mmseg's test_cfg and TTA)")
+        g.add_argument("--eval-mode", default="whole", choices=["whole", "slide"],
+                       help="whole image, or sliding windows of --eval-crop every --eval-stride pixels")
+        g.add_argument("--eval-crop", type=int, default=None, help="window size (default: --crop-size)")
+        g.add_argument("--eval-stride", type=int, default=None, help="window stride (default: 2/3 of the window)")
+        g.add_argument("--flip-tta", action="store_true", help="also predict the mirrored image; average softmax")
+        g.add_argument("--tta-scales", type=float, nargs="+", default=[1.0],
+                       help="image scales to average over, e.g. 0.5 0.75 1.0 1.25 1.5 1.75 (mmseg's MS test)")
         add_backbone_arguments(p, lr=6e-5, weight_decay=0.01, sched="poly", epochs=50, batch_size=8,
                                output="output/seg")
 
@@ -69,4 +81,7 @@ class SegmentationTask(Task):
         return step_loss
 
     def evaluate(self, args, model, loader, device, amp_dtype) -> dict:
-        return evaluate_segmentation(model, loader, args.num_classes, device)
+        crop = args.eval_crop or args.crop_size
+        return evaluate_segmentation(model, loader, args.num_classes, device, mode=args.eval_mode, crop=crop,
+                                     stride=args.eval_stride or max(1, crop * 2 // 3), flip=args.flip_tta,
+                                     scales=args.tta_scales)
