@@ -30,14 +30,9 @@ def require_mm_stack() -> None:
 
 
 def build_model(config: Path | Config, **backbone_overrides):
-    """The config's whole model through its framework's registry (no pretrained backbone file)."""
-    from mmengine.registry import init_default_scope
+    """The config's whole model through its framework's registry (no pretrained backbone file), initialized."""
+    from vimvision.dense.mm_build import build_mm_model
 
-    cfg = Config.fromfile(str(config)) if isinstance(config, Path) else config
-    init_default_scope(cfg.default_scope)
-    registry = __import__(f"{cfg.default_scope}.registry", fromlist=["MODELS"]).MODELS
-    cfg.model.backbone.pop("init_cfg", None)
-    cfg.model.backbone.update(backbone_overrides)
-    model = registry.build(cfg.model)
+    model = build_mm_model(config, **backbone_overrides)[0].train()
     model.init_weights()
     return model
