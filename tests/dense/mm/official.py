@@ -60,8 +60,8 @@ def official_checkpoint(shapes: dict, backbone: dict, path: Path, seed: int = 0)
     from mmengine.logging import HistoryBuffer
 
     generator = torch.Generator().manual_seed(seed)
-    state = {key: backbone[key] if key in backbone else torch.randn(shape, generator=generator) * 0.02
-             for key, shape in shapes.items()}
+    state = {key: backbone[key] if key in backbone else torch.tensor(1000) if key.endswith(".num_batches_tracked")
+             else torch.randn(shape, generator=generator) * 0.02 for key, shape in shapes.items()}
     buffer = HistoryBuffer()
     buffer.update(1.5)
     torch.save(dict(meta=dict(epoch=12, iter=87960, mmdet_version="3.3.0"), state_dict=state,

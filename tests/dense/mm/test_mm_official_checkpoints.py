@@ -3,13 +3,17 @@ through mmengine's load_checkpoint (what ``load_from=`` and the frameworks' tool
 names too, and the loaded model computes the official backbone features (the fixture's official outputs)."""
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 import torch
 from mmengine.runner import load_checkpoint
 
 from tests.dense.mm.official import framework_head_shapes, official_backbone_shapes, official_checkpoint
 from tests.dense.mm.stack import build_model, require_mm_stack
-from tests.helpers import ROOT
+from tests.helpers import ROOT, TOOLS
 
 require_mm_stack()
 
@@ -64,3 +68,49 @@ def test_a_foreign_file_is_named_key_by_key(fixtures_dir, tmp_path):
     official_checkpoint(shapes, {}, tmp_path / "small.pth")
     with pytest.raises(RuntimeError, match=r"unexpected key in source state_dict: .*backbone\.layers\.2\.blocks\.8"):
         load_checkpoint(model, str(tmp_path / "small.pth"), map_location="cpu", strict=True)
+
+
+def test_convert_checkpoint_reports_every_key_of_a_legacy_detector_file(fixtures_dir, tmp_path):
+    """tools/convert_checkpoint.py on an official v0 Mask R-CNN file (older names): every renamed key reported,
+    neck and heads kept, the whole checked against the config's model; the output loads strictly with no help
+    from our load hook, and a file without --config says its neck/head keys went unchecked."""
+    config = ROOT / "configs/mmdet/mask_rcnn_vmamba_tiny_v0_fpn_1x_coco.py"
+    shapes = {f"backbone.{k}": v for k, v in official_backbone_shapes(fixtures_dir, "vmambav0_tiny_224", True).items()}
+    heads = framework_head_shapes("mmdet", [96, 192, 384, 768])
+    state = official_checkpoint({**shapes, **heads}, {}, tmp_path / "official.pth")
+    out, report_file = tmp_path / "converted.pth", tmp_path / "report.json"
+    tool = [sys.executable, str(TOOLS / "convert_checkpoint.py"), "--model", "vmamba_tiny_v0", "--input",
+            str(tmp_path / "official.pth")]
+    result = subprocess.run([*tool, "--output", str(out), "--config", str(config), "--report", str(report_file)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(report_file.read_text())
+    renamed = report["renamed"]
+    assert renamed["backbone.layers.0.blocks.0.self_attention.A_logs"] == "backbone.layers.0.blocks.0.op.A_logs"
+    assert renamed["backbone.patch_embed.proj.weight"] == "backbone.patch_embed.0.weight"
+    assert not report["dropped"] and not report["missing"] and "unchecked" not in report
+    assert set(heads) <= set(report["kept"])
+    assert len(report["kept"]) + len(report["renamed"]) == len(state)
+    model = build_model(config)
+    model.backbone._load_state_dict_pre_hooks.clear()  # the file itself must carry our names
+    load_checkpoint(model, str(out), map_location="cpu", strict=True)
+    torch.testing.assert_close(model.state_dict()["backbone.layers.0.blocks.0.op.A_logs"],
+                               state["backbone.layers.0.blocks.0.self_attention.A_logs"], rtol=0, atol=0)
+    unchecked = subprocess.run([*tool, "--output", str(tmp_path / "unchecked.pth")], capture_output=True, text=True)
+    assert unchecked.returncode == 0, unchecked.stderr[-3000:]
+    assert f"unchecked {len(heads):5d} neck/head keys" in unchecked.stdout
+
+
+def test_convert_checkpoint_names_what_does_not_fit(fixtures_dir, tmp_path):
+    shapes = {f"backbone.{k}": v for k, v in official_backbone_shapes(fixtures_dir, "vmambav2v_tiny_224").items()}
+    heads = framework_head_shapes("mmdet", [96, 192, 384, 768])
+    heads.pop("roi_head.mask_head.conv_logits.weight")
+    official_checkpoint({**shapes, **heads}, {}, tmp_path / "official.pth")
+    config = ROOT / "configs/mmdet/mask_rcnn_vmamba_tiny_fpn_1x_coco.py"
+    tool = [sys.executable, str(TOOLS / "convert_checkpoint.py"), "--model", "vmamba_tiny", "--input",
+            str(tmp_path / "official.pth"), "--config", str(config)]
+    wrong = subprocess.run([*tool, "--output", str(tmp_path / "out.safetensors")], capture_output=True, text=True)
+    assert wrong.returncode != 0 and "--output has" in wrong.stderr and "expected a .pth file" in wrong.stderr
+    missing = subprocess.run([*tool, "--output", str(tmp_path / "out.pth")], capture_output=True, text=True)
+    assert missing.returncode != 0
+    assert "missing keys (1): roi_head.mask_head.conv_logits.weight" in missing.stderr
