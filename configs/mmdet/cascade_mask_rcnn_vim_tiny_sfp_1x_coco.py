@@ -1,9 +1,10 @@
 # Cascade Mask R-CNN on COCO with vim_tiny and ViTDet's simple feature pyramid (the Vim paper's detector).
-# Differs from the official Vim detector (hustvl/Vim det/, detectron2 ViTDet): that trains 184,375 iterations
-# ("100 epochs") at batch 64 with large-scale jitter at 1024 px, drop path 0.1, LayerNorm in the RPN/box/mask
-# heads and 4conv1fc box heads; here the mmdet 1x schedule (12 epochs, 1333x800, batch 16) and mmdet's heads,
-# with the official optimizer (AdamW 1e-4, wd 0.1, layer decay). Official features: the last block's residual
-# stream (hidden + residual, no final norm), as VimBackbone's simple_fpn taps.
+# A shorter recipe beside the official one (cascade_mask_rcnn_vim_*_sfp_lsj_184k_coco.py: hustvl/Vim's ViTDet
+# detector, 184,375 iterations at batch 64 with large-scale jitter at 1024, LayerNorm 4conv1fc heads, no FPN):
+# the mmdet 1x schedule (12 epochs, 1333x800, batch 16) with mmdet's standard heads and FPN, the setting of
+# VMamba's and Swin's COCO results, for comparison with them at about an eighth of the official training cost;
+# the official optimizer (AdamW 1e-4, wd 0.1, layer decay). Features: the last block's residual stream
+# (hidden + residual, no final norm), the official detector's, which VimBackbone's simple_fpn taps.
 _base_ = ["./_base_/cascade_mask_rcnn_fpn.py", "./_base_/coco_instance.py", "./_base_/schedule_1x.py"]
 model = dict(
     backbone=dict(

@@ -23,6 +23,10 @@ def test_config_parses_and_backbone_runs(path):
     backbone = MODELS.build(backbone_cfg).eval()
     with torch.no_grad():
         feats = backbone(torch.randn(1, 3, 64, 64))
-    head = cfg.model.get("neck") or cfg.model.decode_head
-    assert [f.shape[1] for f in feats] == list(head.in_channels)
+    neck = cfg.model.get("neck")
+    if neck is not None and "in_channels" not in neck:  # parameter-free (LastLevelMaxPool): the RPN sees every map
+        expected = [cfg.model.rpn_head.in_channels] * len(feats)
+    else:
+        expected = list((neck or cfg.model.decode_head).in_channels)
+    assert [f.shape[1] for f in feats] == expected
     assert [64 // f.shape[-1] for f in feats] == [4, 8, 16, 32]

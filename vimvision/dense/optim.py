@@ -5,7 +5,8 @@ mmseg's and mmdet's own layer-decay constructors accept only backbones whose cla
 ConvNeXt. This is the rule the official Vim detector applies (``get_vim_lr_decay_rate``): with D blocks,
 block i learns at ``rate ** (D - i)``, the patch and position embeddings (and class token) at
 ``rate ** (D + 1)``, necks and heads at the base rate. No weight decay for 1-D tensors, biases and the
-backbone's ``no_weight_decay()`` names (the embeddings and mamba's A_log / A_b_log / D / D_b).
+backbone's ``no_weight_decay()`` names (the embeddings and mamba's A_log / A_b_log / D / D_b), or, given
+``no_decay_names``, for exactly those backbone parameters (the official detector's ``("pos_embed",)``).
 """
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ def layer_id(name: str, num_layers: int) -> int:
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
 class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
-    """paramwise_cfg: ``num_layers`` (the backbone's depth) and ``layer_decay_rate``; one group per parameter."""
+    """paramwise_cfg: ``num_layers`` (the backbone's depth), ``layer_decay_rate`` and optionally
+    ``no_decay_names`` (backbone parameter names); one group per parameter."""
 
     def add_params(self, params: list, module: nn.Module, **kwargs) -> None:
         for key in ("num_layers", "layer_decay_rate"):
@@ -42,10 +44,12 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         if depth > num_layers:
             raise ValueError(f"LayerDecayOptimWrapperConstructor: paramwise_cfg num_layers has {num_layers}, "
                              f"expected at least the backbone's {depth} blocks")
-        no_decay = {f"backbone.{n}" for n in getattr(module.backbone, "no_weight_decay", set)()}
+        only = self.paramwise_cfg.get("no_decay_names")
+        names = getattr(module.backbone, "no_weight_decay", set)() if only is None else only
+        no_decay = {f"backbone.{n}" for n in names}
         for name, param in module.named_parameters():
             if not param.requires_grad:
                 continue
-            decay = param.ndim > 1 and not name.endswith(".bias") and name not in no_decay
+            decay = name not in no_decay and (only is not None or (param.ndim > 1 and not name.endswith(".bias")))
             params.append(dict(params=[param], lr=self.base_lr * rate ** (num_layers + 1 - layer_id(name, num_layers)),
                                weight_decay=self.base_wd if decay else 0.0))

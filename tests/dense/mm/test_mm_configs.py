@@ -51,6 +51,11 @@ def test_config_trains_and_predicts_in_its_framework(path):
     detection = cfg.default_scope == "mmdet"
     if not detection:
         cfg.model.data_preprocessor.size = (128, 128)  # the training crop, 512 in the config
+    for augment in cfg.model.data_preprocessor.get("batch_augments") or []:
+        augment.size = (160, 160)  # BatchFixedSizePad: the LSJ configs pad to 1024
+    if cfg.optim_wrapper.type == "AmpOptimWrapper" and not torch.cuda.is_available():
+        cfg.optim_wrapper.type = "OptimWrapper"  # mmengine's fp16 AMP wrapper needs a GPU; the rest is the config's
+        cfg.optim_wrapper.pop("loss_scale")
     model = build_model(cfg)
     size_m = sum(p.numel() for p in model.parameters()) / 1e6
     if path.stem in OFFICIAL_SIZE_M:
@@ -112,3 +117,28 @@ def test_vmamba_configs_exempt_the_official_norm_parameters():
     assert groups["backbone.layers.0.blocks.0.norm.weight"]["weight_decay"] == 0.0
     assert groups["backbone.layers.1.blocks.0.op.out_norm.weight"]["weight_decay"] == 0.0
     assert groups["backbone.layers.0.blocks.0.op.A_logs"]["weight_decay"] == 0.05
+
+
+def test_vim_lsj_configs_are_the_official_vitdet_detector():
+    """The official Vim detector's design: LayerNorm in the 4conv1fc box heads and the mask head, a max-pooled
+    stride-64 level on the simple pyramid (no FPN), 2-conv RPN; only pos_embed escapes weight decay (A_log, norms
+    and biases decay, as in detectron2's run), blocks at lr * 0.837 ** (24 - i)."""
+    from vimvision.dense import LN2d
+
+    cfg = Config.fromfile(str(CONFIGS[0].parent / "cascade_mask_rcnn_vim_tiny_sfp_lsj_184k_coco.py"))
+    cfg.optim_wrapper.type = "OptimWrapper"
+    cfg.optim_wrapper.pop("loss_scale")
+    model = build_model(cfg, depth=4)
+    head = model.roi_head.bbox_head[2]
+    assert len(head.shared_convs) == 4 and len(head.shared_fcs) == 1 and isinstance(head.shared_convs[0].norm, LN2d)
+    assert head.shared_convs[0].norm.eps == 1e-6 and isinstance(model.roi_head.mask_head[2].convs[3].norm, LN2d)
+    assert len(model.rpn_head.rpn_conv) == 2
+    with torch.no_grad():
+        feats = model.extract_feat(torch.randn(1, 3, 128, 128))
+    assert [f.shape[-1] for f in feats] == [32, 16, 8, 4, 2] and all(f.shape[1] == 256 for f in feats)
+    groups = _group_of(build_optim_wrapper(model, cfg.optim_wrapper), model)
+    assert groups["backbone.pos_embed"]["weight_decay"] == 0.0
+    for name in ("backbone.layers.0.mixer.A_log", "backbone.layers.1.norm.weight", "backbone.layers.2.mixer.D",
+                 "roi_head.bbox_head.0.shared_convs.0.ln.bias", "backbone.neck.stages.0.1.weight"):
+        assert groups[name]["weight_decay"] == 0.1, name
+    assert groups["backbone.layers.3.mixer.in_proj.weight"]["lr"] == pytest.approx(1e-4 * 0.837 ** 21)
