@@ -64,6 +64,10 @@ class VSSBlock(nn.Module):
             self.norm2 = norm_layer(dim, channel_first)
             self.mlp = Mlp(dim, int(dim * mlp_ratio), channel_first)
 
+    def compile_regions(self) -> list[nn.Module]:
+        """What vimvision.compile_blocks compiles: the norms and the MLP (SS2D stays eager: see compile.py)."""
+        return [self.norm, *([self.norm2, self.mlp] if self.has_mlp else [])]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.drop_path(self.op(self.norm(x)))
         if self.has_mlp:
