@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.helpers import FIXTURES
+from tests.helpers import FIXTURES, WORKER_ENV
 
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
@@ -22,7 +22,9 @@ _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 if _WORKERS > 1:
     _THREADS = max(1, (os.cpu_count() or 1) // _WORKERS)
     torch.set_num_threads(_THREADS)
-    os.environ.setdefault("NUMBA_NUM_THREADS", str(_THREADS))
+    if "NUMBA_NUM_THREADS" not in os.environ:
+        os.environ["NUMBA_NUM_THREADS"] = str(_THREADS)
+        WORKER_ENV.add("NUMBA_NUM_THREADS")
 
 
 @pytest.fixture

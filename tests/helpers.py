@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / "tools"
 FIXTURES = ROOT.parent / "shared" / "fixtures"
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+WORKER_ENV: set[str] = set()  # variables conftest set for this pytest worker (torchrun's processes start without)
 
 
 def run_tool(tool: str, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -27,7 +28,7 @@ def run_tool(tool: str, *args: str, check: bool = True, env: dict | None = None)
 def torchrun(tool: str, *args: str, nproc: int = 2, check: bool = True) -> subprocess.CompletedProcess:
     """The tool under torchrun with `nproc` CPU processes (gloo)."""
     launcher = Path(sys.executable).with_name("torchrun")
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_NUM_THREADS"}  # conftest's per-worker pool size
+    env = {k: v for k, v in os.environ.items() if not (k == "NUMBA_NUM_THREADS" and k in WORKER_ENV)}
     result = subprocess.run([str(launcher), "--standalone", "--nproc_per_node", str(nproc), str(TOOLS / tool),
                              *map(str, args)], capture_output=True, text=True, env=env)
     if check and result.returncode != 0:

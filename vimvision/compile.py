@@ -7,9 +7,9 @@ one by one costs one compile per distinct block (one for Vim, one per stage for 
 stem, head and VMamba's downsampling stay eager. This is PyTorch's "regional compilation" recipe.
 
 A block may name the parts worth compiling (``compile_regions()``): VMamba's VSSBlock names its norms and
-MLP. Its SS2D is convolutions and opaque custom ops around the scan, so compiling it buys nothing but one
-compile per stage (measured on 2 CPU cores, vmamba_tiny b8 at 224: whole blocks 95-107 CPU-s to compile for
-inference, 0.87-0.99x eager; norms and MLP 17 CPU-s, 1.02x, and 26 CPU-s, 1.06x for a training step).
+MLP. Its SS2D is convolutions and opaque custom ops around the scan, so compiling it bought one compile per
+stage and no speed (2 CPU cores, vmamba_tiny b8 at 224: whole blocks 95 / 255 CPU-s to compile for inference /
+training at 0.87x / 0.96x eager; norms and MLP 6 / 12 CPU-s at 1.02x / 1.00x, benchmarks/cpu_compile.md).
 
 Shapes are static (``dynamic=False``): Inductor 2.14 fails on VMamba's training graph with symbolic
 sizes ("cannot determine truth value of Relational"). Each distinct (shape, train/eval, grad mode)

@@ -67,6 +67,14 @@ def test_trains_reports_miou_and_resumes_exactly(seg_data, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_bad_evaluation_windows_are_named_before_training(seg_data, tmp_path):
+    args = [a for a in ARGS if a not in ("--eval-crop", "48")]
+    result = run("--data-dir", str(seg_data), *args, "--eval-crop", "32", "--eval-stride", "40",
+                 "--output", str(tmp_path))
+    assert result.returncode != 0 and "--eval-crop 32 / --eval-stride 40" in result.stderr
+    assert not (tmp_path / "upernet_vmamba_tiny" / "summary.csv").exists()
+
+
 def test_missing_masks_are_named(seg_data, tmp_path):
     result = run("--data-dir", str(tmp_path), *ARGS)
     assert result.returncode != 0 and "images/train does not exist" in result.stderr

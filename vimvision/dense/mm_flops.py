@@ -49,6 +49,8 @@ def mm_flops(config: str | Path, input_shape: tuple[int, int] | None = None) -> 
     """(count, (H, W) counted at) for the config's whole model."""
     if input_shape is not None and (len(input_shape) != 2 or min(input_shape) < 32):
         raise ValueError(f"input_shape has {tuple(input_shape)}, expected (height, width) of at least 32 pixels each")
-    model, cfg = build_mm_model(config)
-    shape = tuple(input_shape) if input_shape else default_input_shape(cfg)
-    return count_flops(_TensorMode(model, cfg.default_scope, shape), (3, *shape)), shape
+    with torch.random.fork_rng():  # seeded: a detector's RoI count (hence its FLOPs) depends on its weights
+        torch.manual_seed(0)
+        model, cfg = build_mm_model(config)
+        shape = tuple(input_shape) if input_shape else default_input_shape(cfg)
+        return count_flops(_TensorMode(model, cfg.default_scope, shape), (3, *shape)), shape

@@ -45,6 +45,11 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             raise ValueError(f"LayerDecayOptimWrapperConstructor: paramwise_cfg num_layers has {num_layers}, "
                              f"expected at least the backbone's {depth} blocks")
         only = self.paramwise_cfg.get("no_decay_names")
+        if only is not None:
+            unknown = sorted(set(only) - {n for n, _ in module.backbone.named_parameters()})
+            if unknown:
+                raise ValueError(f"LayerDecayOptimWrapperConstructor: paramwise_cfg no_decay_names has {unknown}, "
+                                 "expected parameter names of the backbone (e.g. 'pos_embed')")
         names = getattr(module.backbone, "no_weight_decay", set)() if only is None else only
         no_decay = {f"backbone.{n}" for n in names}
         for name, param in module.named_parameters():

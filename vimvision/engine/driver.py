@@ -108,6 +108,14 @@ def run(task: Task, argv: Optional[Sequence[str]] = None, description: str = "")
     """Parse the options, train to the last epoch (resuming if asked) and return the final metrics."""
     args = parse_args(build_parser(task, description), argv, task.prog)
     device = init_distributed_device(args)
+    try:
+        return _train(task, args, device)
+    finally:  # gloo's threads end before the interpreter does (a bare exit can abort: "terminate called ...")
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def _train(task: Task, args: argparse.Namespace, device: torch.device) -> dict:
     random_seed(args.seed, args.rank)
     out_dir = Path(args.output) / (args.experiment or task.experiment(args))
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -166,8 +174,4 @@ def run(task: Task, argv: Optional[Sequence[str]] = None, description: str = "")
                                                                     amp_dtype).items()})
         return metrics
 
-    try:
-        return trainer.fit(train_loader, step_loss, evaluate, sampler)
-    finally:  # gloo's threads end before the interpreter does (a bare exit can abort: "terminate called ...")
-        if torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
+    return trainer.fit(train_loader, step_loss, evaluate, sampler)

@@ -63,7 +63,21 @@ class SegmentationTask(Task):
         return segmentation_model(args.backbone, args.num_classes, head_channels=args.head_channels, **init_cfg(args),
                                   **args.model_kwargs)
 
+    def inference_options(self, args: argparse.Namespace) -> dict:
+        """segment_probs' options from the evaluation flags; a bad value is named before training starts."""
+        crop = args.crop_size if args.eval_crop is None else args.eval_crop
+        stride = max(1, crop * 2 // 3) if args.eval_stride is None else args.eval_stride
+        if args.eval_mode == "whole" and (args.eval_crop is not None or args.eval_stride is not None):
+            raise SystemExit(f"{self.prog}: --eval-crop / --eval-stride apply to --eval-mode slide, not whole")
+        if crop < 1 or not 0 < stride <= crop:
+            raise SystemExit(f"{self.prog}: --eval-crop {crop} / --eval-stride {stride}: expected a window of at least "
+                             "1 pixel and 0 < stride <= window")
+        if any(scale <= 0 for scale in args.tta_scales):
+            raise SystemExit(f"{self.prog}: --tta-scales has {args.tta_scales}, expected positive scales")
+        return dict(mode=args.eval_mode, crop=crop, stride=stride, flip=args.flip_tta, scales=args.tta_scales)
+
     def build_data(self, args: argparse.Namespace, model: nn.Module):
+        self.inference = self.inference_options(args)
         try:
             train_set = SegFolder(args.data_dir, args.train_split, args.crop_size, train=True)
             val_set = SegFolder(args.data_dir, args.val_split, args.crop_size)
@@ -81,7 +95,4 @@ class SegmentationTask(Task):
         return step_loss
 
     def evaluate(self, args, model, loader, device, amp_dtype) -> dict:
-        crop = args.eval_crop or args.crop_size
-        return evaluate_segmentation(model, loader, args.num_classes, device, mode=args.eval_mode, crop=crop,
-                                     stride=args.eval_stride or max(1, crop * 2 // 3), flip=args.flip_tta,
-                                     scales=args.tta_scales)
+        return evaluate_segmentation(model, loader, args.num_classes, device, **self.inference)

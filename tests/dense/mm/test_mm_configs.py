@@ -133,6 +133,7 @@ def test_vim_lsj_configs_are_the_official_vitdet_detector():
     assert len(head.shared_convs) == 4 and len(head.shared_fcs) == 1 and isinstance(head.shared_convs[0].norm, LN2d)
     assert head.shared_convs[0].norm.eps == 1e-6 and isinstance(model.roi_head.mask_head[2].convs[3].norm, LN2d)
     assert len(model.rpn_head.rpn_conv) == 2
+    assert type(head.loss_bbox).__name__ == "L1Loss" and model.roi_head.stage_loss_weights == [1 / 3] * 3
     with torch.no_grad():
         feats = model.extract_feat(torch.randn(1, 3, 128, 128))
     assert [f.shape[-1] for f in feats] == [32, 16, 8, 4, 2] and all(f.shape[1] == 256 for f in feats)
@@ -142,3 +143,27 @@ def test_vim_lsj_configs_are_the_official_vitdet_detector():
                  "roi_head.bbox_head.0.shared_convs.0.ln.bias", "backbone.neck.stages.0.1.weight"):
         assert groups[name]["weight_decay"] == 0.1, name
     assert groups["backbone.layers.3.mixer.in_proj.weight"]["lr"] == pytest.approx(1e-4 * 0.837 ** 21)
+    cfg.optim_wrapper.paramwise_cfg.no_decay_names = ("pos_embd",)
+    with pytest.raises(ValueError, match=r"no_decay_names has \['pos_embd'\], expected parameter names"):
+        build_optim_wrapper(model, cfg.optim_wrapper)
+
+
+def test_vim_lsj_test_images_are_padded_with_the_mean_colour(tmp_path):
+    """Test images are padded to 1024x1024 as detectron2's square_pad: zeros after normalization (the pad value is
+    given in the loaded BGR order), so the padding is the mean colour a sequence model was trained with."""
+    import mmcv
+    import numpy as np
+    from mmdet.registry import MODELS
+    from mmengine.dataset import Compose
+    from mmengine.registry import init_default_scope
+
+    cfg = Config.fromfile(str(CONFIGS[0].parent / "cascade_mask_rcnn_vim_tiny_sfp_lsj_184k_coco.py"))
+    init_default_scope("mmdet")
+    mmcv.imwrite(np.random.default_rng(0).integers(0, 256, (300, 200, 3), dtype=np.uint8), str(tmp_path / "a.png"))
+    pipeline = Compose([t for t in cfg.test_pipeline if t["type"] != "LoadAnnotations"])
+    packed = pipeline(dict(img_path=str(tmp_path / "a.png"), img_id=0))
+    preprocessor = MODELS.build(cfg.model.data_preprocessor)
+    image = preprocessor(dict(inputs=[packed["inputs"]], data_samples=[packed["data_samples"]]), False)["inputs"][0]
+    assert image.shape == (3, 1024, 1024)
+    assert image[:, :, 700:].abs().max() < 0.01  # 300x200 resized to 1024x683, the rest padding
+    assert image[:, :, :680].abs().mean() > 0.5
