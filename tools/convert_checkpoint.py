@@ -124,7 +124,7 @@ def main(argv=None) -> None:
             state_dict, report = convert_dense(args.model, original, str(args.input), args.model_kwargs, args.config)
         else:
             state_dict, report = convert(args.model, original, str(args.input), args.model_kwargs)
-    except (ValueError, KeyError, FileNotFoundError) as e:
+    except (ValueError, KeyError, FileNotFoundError, ImportError) as e:
         sys.exit(f"convert_checkpoint: {e}")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     meta = {"model": args.model, "source": args.input.name, "weights": "ema" if args.ema else "model"}

@@ -33,11 +33,18 @@ def main(argv=None) -> None:
     p.add_argument("--model-kwargs", nargs="*", default={}, action=ParseKwargs, metavar="K=V",
                    help="constructor overrides of --model")
     args = p.parse_args(argv)
+    if args.config and args.model_kwargs:
+        p.error("--model-kwargs applies to --model; a config sets its model itself")
+    if args.model and args.input_shape:
+        p.error("--input-shape applies to --config; use --img-size with --model")
     if args.config:
         from vimvision.dense.mm_flops import mm_flops
 
         for config in args.config:
-            count, (h, w) = mm_flops(config, args.input_shape)
+            try:
+                count, (h, w) = mm_flops(config, args.input_shape)
+            except (ValueError, ImportError, FileNotFoundError) as e:
+                p.exit(2, f"flops.py: {e}\n")
             print(f"{config} @ {h}x{w}: {count}")
         return
     for name in args.model:

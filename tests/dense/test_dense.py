@@ -1,6 +1,8 @@
 """Dense-prediction backbones: mmengine registry contract, official dense features, torchvision models."""
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 from mmengine.registry import MODELS
@@ -126,3 +128,17 @@ def test_mmengine_checkpoints_reload_with_weights_only_and_nothing_more(tmp_path
     torch.save(dict(x=_Reduces("__init__")), tmp_path / "bad.pth")
     with pytest.raises(Exception, match=r"refused getattr\(.*HistoryBuffer.*'__init__'\)"):
         torch.load(tmp_path / "bad.pth", weights_only=True)
+
+
+def test_a_config_without_its_framework_says_what_to_install(tmp_path, monkeypatch):
+    """build_mm_model (tools/flops.py --config, convert_checkpoint --config) where mmdet cannot be imported."""
+    from vimvision.dense.mm_build import build_mm_model
+
+    config = tmp_path / "det.py"
+    config.write_text('default_scope = "mmdet"\nmodel = dict(type="MaskRCNN", backbone=dict(type="VMambaBackbone"))\n')
+    monkeypatch.setitem(sys.modules, "mmdet.registry", None)  # import fails as if mmdet were absent
+    with pytest.raises(ImportError, match=r"needs mmdet .*pip install -e '\.\[mm\]'"):
+        build_mm_model(config)
+    config.write_text('default_scope = "mmpretrain"\nmodel = dict(type="ImageClassifier")\n')
+    with pytest.raises(ValueError, match="default_scope 'mmpretrain', expected 'mmdet' or 'mmseg'"):
+        build_mm_model(config)

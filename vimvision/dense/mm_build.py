@@ -16,8 +16,12 @@ def build_mm_model(config, **backbone_overrides) -> tuple[nn.Module, "object"]:
     scope = cfg.get("default_scope")
     if scope not in ("mmdet", "mmseg"):
         raise ValueError(f"config {str(config)!r} has default_scope {scope!r}, expected 'mmdet' or 'mmseg'")
+    try:
+        registry = __import__(f"{scope}.registry", fromlist=["MODELS"]).MODELS
+    except ImportError as e:
+        raise ImportError(f"config {str(config)!r} needs {scope} ({e}): pip install -e '.[mm]' and, for mmcv's ops, "
+                          "python tools/install_mmcv.py") from None
     init_default_scope(scope)
-    registry = __import__(f"{scope}.registry", fromlist=["MODELS"]).MODELS
     backbone = cfg.model.get("backbone", {})
     backbone.pop("init_cfg", None)
     backbone.pop("pretrained", None)
